@@ -1,0 +1,13 @@
+//! Sans-IO core of the OIDC/JWT filter.
+//!
+//! Everything that decides lives here; nothing here reads a clock, does I/O or draws randomness.
+//! Callers (the proxy-wasm adapter, tests, benchmarks) pass `now` and answers to fetches in, and
+//! get back decisions and effects to carry out.
+
+pub mod decision;
+pub mod error;
+pub mod jws;
+
+pub use decision::{Allow, Decision, Deny, Request};
+pub use error::{AuthError, ConfigError};
+pub use jws::Alg;

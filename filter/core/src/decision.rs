@@ -16,7 +16,10 @@ pub struct Request {
 
 impl Request {
     /// All values of a header, matched case-insensitively, in order.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    pub fn header_values<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
         self.headers
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
@@ -30,7 +33,9 @@ impl Request {
 
     /// The path without its query string.
     pub fn path_only(&self) -> &str {
-        self.path.split_once('?').map_or(self.path.as_str(), |(p, _)| p)
+        self.path
+            .split_once('?')
+            .map_or(self.path.as_str(), |(p, _)| p)
     }
 }
 

@@ -158,6 +158,9 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        ConfigError { path: path.into(), reason: reason.into() }
+        ConfigError {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }

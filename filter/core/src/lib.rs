@@ -4,9 +4,13 @@
 //! Callers (the proxy-wasm adapter, tests, benchmarks) pass `now` and answers to fetches in, and
 //! get back decisions and effects to carry out.
 
+pub mod audit;
 pub mod decision;
 pub mod error;
 pub mod jws;
+pub mod response;
+pub mod shared;
+pub mod url;
 
 pub use decision::{Allow, Decision, Deny, Request};
 pub use error::{AuthError, ConfigError};

@@ -10,7 +10,6 @@ pub mod error;
 pub mod jws;
 pub mod response;
 pub mod shared;
-pub mod url;
 
 pub use decision::{Allow, Decision, Deny, Request};
 pub use error::{AuthError, ConfigError};

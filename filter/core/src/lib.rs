@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod decision;
 pub mod error;
+pub mod json;
 pub mod jws;
 pub mod response;
 pub mod shared;

@@ -5,6 +5,8 @@
 //! get back decisions and effects to carry out.
 
 pub mod audit;
+pub mod claims;
+pub mod config;
 pub mod decision;
 pub mod error;
 pub mod json;

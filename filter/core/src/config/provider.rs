@@ -1,0 +1,301 @@
+//! One identity provider: where its keys come from, which tokens it may issue, and how they are
+//! judged. Validation turns a raw provider object into a [`ProviderConfig`] or a path-named error.
+
+use super::issuer::IssuerPattern;
+use super::raw::RawProvider;
+use super::url::FetchUrl;
+use super::{check_claim_path, check_text};
+use crate::error::ConfigError;
+use crate::jws::Alg;
+
+const DISCOVERY_SUFFIX: &str = "/.well-known/openid-configuration";
+
+/// Default `jwks_cache_ttl_secs`: keys are refreshed (ahead of expiry) every 10 minutes.
+pub const DEFAULT_JWKS_CACHE_TTL_SECS: u64 = 600;
+/// Default `jwks_refetch_interval_secs`: at most one unknown-`kid` refetch per 30 s.
+pub const DEFAULT_JWKS_REFETCH_INTERVAL_SECS: u64 = 30;
+/// Default `jwks_stale_max_secs`: last good keys survive a day of fetch failures.
+pub const DEFAULT_JWKS_STALE_MAX_SECS: u64 = 86_400;
+/// Default `fetch_timeout_ms` for discovery and JWKS callouts.
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Upper bound of `fetch_timeout_ms`: a paused request must not wait longer than this.
+pub const MAX_FETCH_TIMEOUT_MS: u64 = 60_000;
+
+/// A provider object of `providers`, validated. Defaults are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderConfig {
+    /// `name`: unique, `[A-Za-z0-9_.-]{1,64}` (used in metric names and shared-data keys).
+    pub name: String,
+    /// `issuer` exactly as configured (a trailing `/` is kept: `iss` is compared byte for byte),
+    /// or with `/.well-known/openid-configuration` removed when given in Kong's form. `None` only
+    /// when `issuers_allowed` is given.
+    pub issuer: Option<String>,
+    /// `discovery` (default `true`).
+    pub discovery: bool,
+    /// The discovery document URL: `issuer` as given in Kong's form, else `issuer` without a
+    /// trailing `/` plus `/.well-known/openid-configuration`. `None` without an issuer.
+    pub discovery_url: Option<String>,
+    /// `jwks_uri`: when given, discovery is skipped for keys.
+    pub jwks_uri: Option<String>,
+    /// `jwks`: an inline JWKS (an object with a `keys` array); nothing is fetched.
+    pub jwks: Option<serde_json::Value>,
+    /// `cluster`: the callout target; see [`ProviderConfig::callout_target`].
+    pub cluster: Option<String>,
+    /// `audiences` (default empty: the audience is not checked; see `checks_audience`).
+    pub audiences: Vec<String>,
+    /// `audience_claim` (default `aud`): claim path holding the audience. Cognito access tokens
+    /// carry `client_id` instead.
+    pub audience_claim: String,
+    /// `algorithms` (default: every supported algorithm, `Alg::ALL`).
+    pub algorithms: Vec<Alg>,
+    /// `jwks_cache_ttl_secs` (default 600, at least 1).
+    pub jwks_cache_ttl_secs: u64,
+    /// `jwks_refetch_interval_secs` (default 30, at least 1): minimum time between refetches
+    /// caused by an unknown `kid`.
+    pub jwks_refetch_interval_secs: u64,
+    /// `jwks_stale_max_secs` (default 86400): how long the last good keys are used while fetches fail.
+    pub jwks_stale_max_secs: u64,
+    /// `fetch_timeout_ms` (default 5000, 1..=60000): timeout of each discovery or JWKS callout.
+    pub fetch_timeout_ms: u64,
+    /// `issuers_allowed` (default empty).
+    pub issuers_allowed: Vec<IssuerPattern>,
+    /// `typ`: the JWS `typ` header tokens must carry (`at+jwt`, RFC 9068), if any.
+    pub typ: Option<String>,
+}
+
+/// Where a provider's keys come from, in order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeySource<'a> {
+    /// `jwks`: inline, never fetched.
+    Inline(&'a serde_json::Value),
+    /// `jwks_uri`: fetched directly.
+    JwksUri(&'a str),
+    /// Discovery document at this URL, then its `jwks_uri`.
+    Discovery(&'a str),
+}
+
+impl ProviderConfig {
+    /// Whether `iss` belongs to this provider: exactly `issuer`, or an `issuers_allowed` pattern.
+    pub fn matches_issuer(&self, iss: &str) -> bool {
+        self.issuer.as_deref() == Some(iss) || self.issuers_allowed.iter().any(|p| p.matches(iss))
+    }
+
+    /// Whether `aud` is checked. When not, the engine should log a warning at configuration time:
+    /// any token from the issuer, meant for any application, would be accepted.
+    pub fn checks_audience(&self) -> bool {
+        !self.audiences.is_empty()
+    }
+
+    /// The callout target for fetching `url`: `cluster` when configured (an Envoy cluster name,
+    /// or Kong's `host:port`), else `host:port` from the URL (443 for https, 80 for http).
+    pub fn callout_target(&self, url: &FetchUrl) -> String {
+        match &self.cluster {
+            Some(cluster) => cluster.clone(),
+            None => url.host_port(),
+        }
+    }
+
+    /// Where the keys come from. Validation guarantees one of the three exists.
+    pub fn key_source(&self) -> Option<KeySource<'_>> {
+        if let Some(jwks) = &self.jwks {
+            return Some(KeySource::Inline(jwks));
+        }
+        if let Some(uri) = &self.jwks_uri {
+            return Some(KeySource::JwksUri(uri));
+        }
+        match (&self.discovery_url, self.discovery) {
+            (Some(url), true) => Some(KeySource::Discovery(url)),
+            _ => None,
+        }
+    }
+}
+
+/// Validates `providers[index]`.
+pub(super) fn validate(raw: RawProvider, index: usize) -> Result<ProviderConfig, ConfigError> {
+    let at = |field: &str| format!("providers[{index}].{field}");
+    validate_name(&raw.name).map_err(|r| ConfigError::new(at("name"), r))?;
+    let (issuer, kong_discovery) = match &raw.issuer {
+        Some(text) => split_issuer(text).map_err(|r| ConfigError::new(at("issuer"), r))?,
+        None => (None, None),
+    };
+    let issuers_allowed = parse_patterns(raw.issuers_allowed.unwrap_or_default(), index)?;
+    if issuer.is_none() && issuers_allowed.is_empty() {
+        return Err(ConfigError::new(
+            at("issuer"),
+            "required unless issuers_allowed is given",
+        ));
+    }
+    let discovery = raw.discovery.unwrap_or(true);
+    let discovery_url = kong_discovery.or_else(|| {
+        issuer
+            .as_deref()
+            .map(|i| format!("{}{DISCOVERY_SUFFIX}", i.trim_end_matches('/')))
+    });
+    if let Some(uri) = &raw.jwks_uri {
+        FetchUrl::parse(uri).map_err(|e| ConfigError::new(at("jwks_uri"), e.to_string()))?;
+    }
+    if let Some(jwks) = &raw.jwks {
+        validate_inline_jwks(jwks, &at("jwks"))?;
+        if raw.jwks_uri.is_some() {
+            return Err(ConfigError::new(
+                at("jwks"),
+                "give either jwks or jwks_uri, not both",
+            ));
+        }
+    }
+    if raw.jwks.is_none() && raw.jwks_uri.is_none() && !(discovery && issuer.is_some()) {
+        return Err(ConfigError::new(
+            at("jwks_uri"),
+            "required: without discovery of an issuer there is no other way to find keys",
+        ));
+    }
+    if let Some(cluster) = &raw.cluster {
+        check_text(cluster, 256).map_err(|r| ConfigError::new(at("cluster"), r))?;
+    }
+    let audiences = raw.audiences.unwrap_or_default();
+    for (i, aud) in audiences.iter().enumerate() {
+        check_text(aud, 1024)
+            .map_err(|r| ConfigError::new(format!("{}[{i}]", at("audiences")), r))?;
+    }
+    let audience_claim = raw.audience_claim.unwrap_or_else(|| "aud".to_string());
+    check_claim_path(&audience_claim).map_err(|r| ConfigError::new(at("audience_claim"), r))?;
+    let algorithms = parse_algorithms(raw.algorithms, index)?;
+    let ttl = raw
+        .jwks_cache_ttl_secs
+        .unwrap_or(DEFAULT_JWKS_CACHE_TTL_SECS);
+    let refetch = raw
+        .jwks_refetch_interval_secs
+        .unwrap_or(DEFAULT_JWKS_REFETCH_INTERVAL_SECS);
+    let timeout = raw.fetch_timeout_ms.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
+    if ttl == 0 {
+        return Err(ConfigError::new(
+            at("jwks_cache_ttl_secs"),
+            "must be at least 1",
+        ));
+    }
+    // Zero would let tokens with random `kid`s turn every request into a JWKS fetch.
+    if refetch == 0 {
+        return Err(ConfigError::new(
+            at("jwks_refetch_interval_secs"),
+            "must be at least 1",
+        ));
+    }
+    if timeout == 0 || timeout > MAX_FETCH_TIMEOUT_MS {
+        return Err(ConfigError::new(
+            at("fetch_timeout_ms"),
+            "must be between 1 and 60000",
+        ));
+    }
+    let typ = match raw.typ {
+        Some(t) => {
+            check_text(&t, 128).map_err(|r| ConfigError::new(at("typ"), r))?;
+            Some(t)
+        }
+        None => None,
+    };
+    Ok(ProviderConfig {
+        name: raw.name,
+        issuer,
+        discovery,
+        discovery_url,
+        jwks_uri: raw.jwks_uri,
+        jwks: raw.jwks,
+        cluster: raw.cluster,
+        audiences,
+        audience_claim,
+        algorithms,
+        jwks_cache_ttl_secs: ttl,
+        jwks_refetch_interval_secs: refetch,
+        jwks_stale_max_secs: raw
+            .jwks_stale_max_secs
+            .unwrap_or(DEFAULT_JWKS_STALE_MAX_SECS),
+        fetch_timeout_ms: timeout,
+        issuers_allowed,
+        typ,
+    })
+}
+
+fn validate_name(name: &str) -> Result<(), &'static str> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'")
+    }
+}
+
+/// Splits `issuer` into (issuer, discovery URL given in Kong's form).
+fn split_issuer(text: &str) -> Result<(Option<String>, Option<String>), String> {
+    FetchUrl::parse_issuer(text).map_err(|e| e.to_string())?;
+    match text.strip_suffix(DISCOVERY_SUFFIX) {
+        Some(issuer) => {
+            FetchUrl::parse_issuer(issuer).map_err(|e| e.to_string())?;
+            Ok((Some(issuer.to_string()), Some(text.to_string())))
+        }
+        None => Ok((Some(text.to_string()), None)),
+    }
+}
+
+fn parse_patterns(texts: Vec<String>, index: usize) -> Result<Vec<IssuerPattern>, ConfigError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            IssuerPattern::parse(t).map_err(|r| {
+                ConfigError::new(format!("providers[{index}].issuers_allowed[{i}]"), r)
+            })
+        })
+        .collect()
+}
+
+fn parse_algorithms(names: Option<Vec<String>>, index: usize) -> Result<Vec<Alg>, ConfigError> {
+    let Some(names) = names else {
+        return Ok(Alg::ALL.to_vec());
+    };
+    if names.is_empty() {
+        return Err(ConfigError::new(
+            format!("providers[{index}].algorithms"),
+            "must not be empty; omit it to accept every supported algorithm",
+        ));
+    }
+    let mut algs = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let alg = Alg::from_name(name).ok_or_else(|| {
+            ConfigError::new(
+                format!("providers[{index}].algorithms[{i}]"),
+                alg_refusal(name),
+            )
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    Ok(algs)
+}
+
+fn alg_refusal(name: &str) -> String {
+    if name.eq_ignore_ascii_case("none") {
+        "\"none\" is never accepted: unsigned tokens prove nothing".to_string()
+    } else if name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("HS")) {
+        format!(
+            "\"{name}\" is refused: HMAC needs a shared secret, and keying it with a public key \
+             lets anyone forge tokens"
+        )
+    } else {
+        let all: Vec<&str> = Alg::ALL.iter().map(|a| a.name()).collect();
+        format!("unsupported algorithm; supported: {}", all.join(", "))
+    }
+}
+
+fn validate_inline_jwks(jwks: &serde_json::Value, path: &str) -> Result<(), ConfigError> {
+    match jwks.get("keys") {
+        Some(serde_json::Value::Array(_)) if jwks.is_object() => Ok(()),
+        _ => Err(ConfigError::new(
+            path,
+            "must be a JWKS object with a \"keys\" array",
+        )),
+    }
+}

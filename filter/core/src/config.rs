@@ -120,6 +120,15 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             .map(|(i, s)| source::validate(s, i))
             .collect::<Result<_, _>>()?,
     };
+    // The same source twice would make every credential look like two (refused as ambiguous).
+    for (i, s) in token_sources.iter().enumerate() {
+        if token_sources[..i].contains(s) {
+            return Err(ConfigError::new(
+                format!("token_sources[{i}]"),
+                "duplicate token source",
+            ));
+        }
+    }
     let clock_skew_secs = raw.clock_skew_secs.unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
     if clock_skew_secs > MAX_CLOCK_SKEW_SECS {
         return Err(ConfigError::new("clock_skew_secs", "must be at most 600"));

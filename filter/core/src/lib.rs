@@ -9,8 +9,10 @@ pub mod claims;
 pub mod config;
 pub mod decision;
 pub mod error;
+pub mod extract;
 pub mod json;
 pub mod jws;
+pub mod policy;
 pub mod response;
 pub mod shared;
 

@@ -78,6 +78,11 @@ impl IssuerPattern {
         })
     }
 
+    /// The pattern as configured.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
     /// Whether `iss` is an instance of the pattern. Exact, case-sensitive comparison of every
     /// literal part, as RFC 7519 requires for `iss`.
     pub fn matches(&self, iss: &str) -> bool {

@@ -1,5 +1,7 @@
 //! Configuration parsing: defaults, field paths in errors, issuer forms and patterns.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use oidc_filter_core::config::url::FetchUrl;
 use oidc_filter_core::config::{Config, KeySource, PathMatch, TokenSource, DEFAULT_SCOPES_CLAIMS};
 use oidc_filter_core::Alg;
@@ -539,4 +541,11 @@ fn realm_must_fit_in_a_quoted_string() {
 fn debug_output_of_a_config_is_available_for_logs() {
     let cfg = parse(minimal()).unwrap();
     assert!(format!("{cfg:?}").contains("dev-1.okta.com"));
+}
+
+#[test]
+fn duplicate_token_sources_are_refused() {
+    let mut doc = minimal();
+    doc["token_sources"] = json!([{"cookie": "at"}, {"header": "X-T"}, {"cookie": "at"}]);
+    assert_eq!(error_of(doc).0, "token_sources[2]");
 }

@@ -92,43 +92,8 @@ impl Config {
 }
 
 fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
-    if raw.providers.is_empty() {
-        return Err(ConfigError::new(
-            "providers",
-            "must list at least one provider",
-        ));
-    }
-    let mut providers: Vec<ProviderConfig> = Vec::new();
-    for (i, p) in raw.providers.into_iter().enumerate() {
-        let p = provider::validate(p, i)?;
-        if providers.iter().any(|q| q.name == p.name) {
-            return Err(ConfigError::new(
-                format!("providers[{i}].name"),
-                format!("duplicate provider name \"{}\"", p.name),
-            ));
-        }
-        providers.push(p);
-    }
-    let token_sources = match raw.token_sources {
-        None => TokenSource::default_sources(),
-        Some(list) if list.is_empty() => {
-            return Err(ConfigError::new("token_sources", "must not be empty"))
-        }
-        Some(list) => list
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| source::validate(s, i))
-            .collect::<Result<_, _>>()?,
-    };
-    // The same source twice would make every credential look like two (refused as ambiguous).
-    for (i, s) in token_sources.iter().enumerate() {
-        if token_sources[..i].contains(s) {
-            return Err(ConfigError::new(
-                format!("token_sources[{i}]"),
-                "duplicate token source",
-            ));
-        }
-    }
+    let providers = providers(raw.providers)?;
+    let token_sources = token_sources(raw.token_sources)?;
     let clock_skew_secs = raw.clock_skew_secs.unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
     if clock_skew_secs > MAX_CLOCK_SKEW_SECS {
         return Err(ConfigError::new("clock_skew_secs", "must be at most 600"));
@@ -182,6 +147,51 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         display_errors: raw.display_errors.unwrap_or(false),
         realm,
     })
+}
+
+fn providers(raw: Vec<raw::RawProvider>) -> Result<Vec<ProviderConfig>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(
+            "providers",
+            "must list at least one provider",
+        ));
+    }
+    let mut providers: Vec<ProviderConfig> = Vec::new();
+    for (i, p) in raw.into_iter().enumerate() {
+        let p = provider::validate(p, i)?;
+        if providers.iter().any(|q| q.name == p.name) {
+            return Err(ConfigError::new(
+                format!("providers[{i}].name"),
+                format!("duplicate provider name \"{}\"", p.name),
+            ));
+        }
+        providers.push(p);
+    }
+    Ok(providers)
+}
+
+fn token_sources(raw: Option<Vec<raw::RawTokenSource>>) -> Result<Vec<TokenSource>, ConfigError> {
+    let sources: Vec<TokenSource> = match raw {
+        None => return Ok(TokenSource::default_sources()),
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new("token_sources", "must not be empty"))
+        }
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| source::validate(s, i))
+            .collect::<Result<_, _>>()?,
+    };
+    // The same source twice would make every credential look like two (refused as ambiguous).
+    for (i, s) in sources.iter().enumerate() {
+        if sources[..i].contains(s) {
+            return Err(ConfigError::new(
+                format!("token_sources[{i}]"),
+                "duplicate token source",
+            ));
+        }
+    }
+    Ok(sources)
 }
 
 fn claim_path(path: String, field: &str) -> Result<String, ConfigError> {

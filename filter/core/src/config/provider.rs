@@ -125,94 +125,95 @@ pub(super) fn validate(raw: RawProvider, index: usize) -> Result<ProviderConfig,
             "required unless issuers_allowed is given",
         ));
     }
-    let discovery = raw.discovery.unwrap_or(true);
     let discovery_url = kong_discovery.or_else(|| {
         issuer
             .as_deref()
             .map(|i| format!("{}{DISCOVERY_SUFFIX}", i.trim_end_matches('/')))
     });
-    if let Some(uri) = &raw.jwks_uri {
+    let provider = ProviderConfig {
+        name: raw.name,
+        issuer,
+        discovery: raw.discovery.unwrap_or(true),
+        discovery_url,
+        jwks_uri: raw.jwks_uri,
+        jwks: raw.jwks,
+        cluster: raw.cluster,
+        audiences: raw.audiences.unwrap_or_default(),
+        audience_claim: raw.audience_claim.unwrap_or_else(|| "aud".to_string()),
+        algorithms: parse_algorithms(raw.algorithms, index)?,
+        jwks_cache_ttl_secs: raw
+            .jwks_cache_ttl_secs
+            .unwrap_or(DEFAULT_JWKS_CACHE_TTL_SECS),
+        jwks_refetch_interval_secs: raw
+            .jwks_refetch_interval_secs
+            .unwrap_or(DEFAULT_JWKS_REFETCH_INTERVAL_SECS),
+        jwks_stale_max_secs: raw
+            .jwks_stale_max_secs
+            .unwrap_or(DEFAULT_JWKS_STALE_MAX_SECS),
+        fetch_timeout_ms: raw.fetch_timeout_ms.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS),
+        issuers_allowed,
+        typ: raw.typ,
+    };
+    check_key_source(&provider, &at)?;
+    check_settings(&provider, &at)?;
+    Ok(provider)
+}
+
+/// Exactly one way to get keys: inline `jwks`, `jwks_uri`, or discovery of the issuer.
+fn check_key_source(p: &ProviderConfig, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    if let Some(uri) = &p.jwks_uri {
         FetchUrl::parse(uri).map_err(|e| ConfigError::new(at("jwks_uri"), e.to_string()))?;
     }
-    if let Some(jwks) = &raw.jwks {
+    if let Some(jwks) = &p.jwks {
         validate_inline_jwks(jwks, &at("jwks"))?;
-        if raw.jwks_uri.is_some() {
+        if p.jwks_uri.is_some() {
             return Err(ConfigError::new(
                 at("jwks"),
                 "give either jwks or jwks_uri, not both",
             ));
         }
     }
-    if raw.jwks.is_none() && raw.jwks_uri.is_none() && !(discovery && issuer.is_some()) {
+    if p.key_source().is_none() {
         return Err(ConfigError::new(
             at("jwks_uri"),
             "required: without discovery of an issuer there is no other way to find keys",
         ));
     }
-    if let Some(cluster) = &raw.cluster {
+    Ok(())
+}
+
+fn check_settings(p: &ProviderConfig, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    if let Some(cluster) = &p.cluster {
         check_text(cluster, 256).map_err(|r| ConfigError::new(at("cluster"), r))?;
     }
-    let audiences = raw.audiences.unwrap_or_default();
-    for (i, aud) in audiences.iter().enumerate() {
+    for (i, aud) in p.audiences.iter().enumerate() {
         check_text(aud, 1024)
             .map_err(|r| ConfigError::new(format!("{}[{i}]", at("audiences")), r))?;
     }
-    let audience_claim = raw.audience_claim.unwrap_or_else(|| "aud".to_string());
-    check_claim_path(&audience_claim).map_err(|r| ConfigError::new(at("audience_claim"), r))?;
-    let algorithms = parse_algorithms(raw.algorithms, index)?;
-    let ttl = raw
-        .jwks_cache_ttl_secs
-        .unwrap_or(DEFAULT_JWKS_CACHE_TTL_SECS);
-    let refetch = raw
-        .jwks_refetch_interval_secs
-        .unwrap_or(DEFAULT_JWKS_REFETCH_INTERVAL_SECS);
-    let timeout = raw.fetch_timeout_ms.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS);
-    if ttl == 0 {
+    check_claim_path(&p.audience_claim).map_err(|r| ConfigError::new(at("audience_claim"), r))?;
+    if let Some(typ) = &p.typ {
+        check_text(typ, 128).map_err(|r| ConfigError::new(at("typ"), r))?;
+    }
+    if p.jwks_cache_ttl_secs == 0 {
         return Err(ConfigError::new(
             at("jwks_cache_ttl_secs"),
             "must be at least 1",
         ));
     }
     // Zero would let tokens with random `kid`s turn every request into a JWKS fetch.
-    if refetch == 0 {
+    if p.jwks_refetch_interval_secs == 0 {
         return Err(ConfigError::new(
             at("jwks_refetch_interval_secs"),
             "must be at least 1",
         ));
     }
-    if timeout == 0 || timeout > MAX_FETCH_TIMEOUT_MS {
+    if p.fetch_timeout_ms == 0 || p.fetch_timeout_ms > MAX_FETCH_TIMEOUT_MS {
         return Err(ConfigError::new(
             at("fetch_timeout_ms"),
             "must be between 1 and 60000",
         ));
     }
-    let typ = match raw.typ {
-        Some(t) => {
-            check_text(&t, 128).map_err(|r| ConfigError::new(at("typ"), r))?;
-            Some(t)
-        }
-        None => None,
-    };
-    Ok(ProviderConfig {
-        name: raw.name,
-        issuer,
-        discovery,
-        discovery_url,
-        jwks_uri: raw.jwks_uri,
-        jwks: raw.jwks,
-        cluster: raw.cluster,
-        audiences,
-        audience_claim,
-        algorithms,
-        jwks_cache_ttl_secs: ttl,
-        jwks_refetch_interval_secs: refetch,
-        jwks_stale_max_secs: raw
-            .jwks_stale_max_secs
-            .unwrap_or(DEFAULT_JWKS_STALE_MAX_SECS),
-        fetch_timeout_ms: timeout,
-        issuers_allowed,
-        typ,
-    })
+    Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), &'static str> {

@@ -40,7 +40,8 @@ pub enum Route<'a> {
     Rule(usize, &'a Rule),
     /// No rule matches: a valid token is required, no entitlements are checked.
     Default,
-    /// The path reads differently to different servers, or not at all: refuse the request.
+    /// The path reads differently to different servers, or not at all: refuse the request
+    /// (400, `AuthError::AmbiguousPath`) before looking for a token.
     Ambiguous,
 }
 

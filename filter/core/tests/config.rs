@@ -435,6 +435,7 @@ fn entra_v1_pattern_keeps_the_trailing_slash() {
 fn malformed_issuer_patterns_are_refused_with_their_index() {
     for bad in [
         "https://{tenant}.example.com/",
+        "https://{tenant}/",
         "https://example.com/x{tenant}/",
         "https://example.com/{tenant",
         "https://example.com/{}/",

@@ -61,6 +61,9 @@ pub struct ProviderConfig {
     pub issuers_allowed: Vec<IssuerPattern>,
     /// `typ`: the JWS `typ` header tokens must carry (`at+jwt`, RFC 9068), if any.
     pub typ: Option<String>,
+    // Browser login (a later issue) adds `client_id` and `client_secret` here. The secret must be
+    // a newtype whose Debug prints a placeholder, since this struct derives Debug and configs get
+    // logged; see the matching note in `raw`.
 }
 
 /// Where a provider's keys come from, in order of precedence.

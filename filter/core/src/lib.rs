@@ -11,10 +11,12 @@ pub mod decision;
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod jwks;
 pub mod jws;
 pub mod policy;
 pub mod response;
 pub mod shared;
+pub mod verify;
 
 pub use decision::{Allow, Decision, Deny, Request};
 pub use error::{AuthError, ConfigError};

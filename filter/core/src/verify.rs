@@ -1,0 +1,81 @@
+//! Signature verification: checks a JWS signature over its signing input with one public key.
+//! It does not choose the key (`jwks`) nor parse the token (`jws`); it never tries other keys.
+//!
+//! Encodings follow RFC 7518: RS* are RSASSA-PKCS1-v1_5 (§3.3); PS* are RSASSA-PSS with MGF1
+//! over the same hash and a salt as long as the hash (§3.5), nothing else; ES256/ES384 carry raw
+//! `r || s` of exactly 64/96 bytes (§3.4), and high-S values are accepted because the RFC and
+//! Wycheproof both treat them as valid (JWS signatures are not used as unique identifiers here);
+//! EdDSA is Ed25519 (RFC 8037) checked with the strict rules (canonical S, no small-order keys
+//! or R).
+
+use p256::ecdsa::signature::Verifier as _;
+use rsa::traits::PublicKeyParts as _;
+use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::error::AuthError;
+use crate::jwks::PublicKey;
+use crate::jws::Alg;
+
+/// Checks `signature` over `signing_input`. `UnsupportedAlg` if `alg` does not belong to the
+/// key's family, `BadSignature` for every other failure (wrong length, bad encoding, mismatch).
+pub fn verify_signature(
+    alg: Alg,
+    key: &PublicKey,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), AuthError> {
+    let verified = match (alg, key) {
+        (Alg::RS256, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha256>(k, signing_input, signature),
+        (Alg::RS384, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha384>(k, signing_input, signature),
+        (Alg::RS512, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha512>(k, signing_input, signature),
+        (Alg::PS256, PublicKey::Rsa(k)) => rsa_pss::<Sha256>(k, signing_input, signature),
+        (Alg::PS384, PublicKey::Rsa(k)) => rsa_pss::<Sha384>(k, signing_input, signature),
+        (Alg::PS512, PublicKey::Rsa(k)) => rsa_pss::<Sha512>(k, signing_input, signature),
+        (Alg::ES256, PublicKey::P256(k)) => p256::ecdsa::Signature::from_slice(signature)
+            .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok()),
+        (Alg::ES384, PublicKey::P384(k)) => p384::ecdsa::Signature::from_slice(signature)
+            .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok()),
+        (Alg::EdDSA, PublicKey::Ed25519(k)) => <[u8; 64]>::try_from(signature).is_ok_and(|raw| {
+            let sig = ed25519_dalek::Signature::from_bytes(&raw);
+            k.verify_strict(signing_input, &sig).is_ok()
+        }),
+        _ => return Err(AuthError::UnsupportedAlg),
+    };
+    if verified {
+        Ok(())
+    } else {
+        Err(AuthError::BadSignature)
+    }
+}
+
+/// An RSA signature must be exactly as long as the modulus and, read as a number, below it.
+fn rsa_signature_in_range(key: &RsaPublicKey, signature: &[u8]) -> bool {
+    // Same length, so big-endian byte order is numeric order.
+    signature.len() == key.size() && signature < key.n().to_bytes_be().as_slice()
+}
+
+fn rsa_pkcs1<D>(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> bool
+where
+    D: Digest + sha2::digest::const_oid::AssociatedOid,
+{
+    rsa_signature_in_range(key, signature)
+        && key
+            .verify(
+                Pkcs1v15Sign::new::<D>(),
+                &D::digest(signing_input),
+                signature,
+            )
+            .is_ok()
+}
+
+fn rsa_pss<D>(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> bool
+where
+    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
+{
+    // `Pss::new` fixes the salt length to the hash length, as RFC 7518 §3.5 requires.
+    rsa_signature_in_range(key, signature)
+        && key
+            .verify(Pss::new::<D>(), &D::digest(signing_input), signature)
+            .is_ok()
+}

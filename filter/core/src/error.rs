@@ -47,6 +47,9 @@ pub enum AuthError {
     },
     /// No key set could be loaded for the token's provider.
     KeysUnavailable,
+    /// The request path reads differently to different servers (encoded slashes, dot segments
+    /// that would change which rule applies): refused rather than guessed.
+    AmbiguousPath,
 }
 
 impl AuthError {
@@ -70,6 +73,7 @@ impl AuthError {
             AuthError::WrongType => "wrong_type",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeysUnavailable => "keys_unavailable",
+            AuthError::AmbiguousPath => "ambiguous_path",
         }
     }
 
@@ -92,13 +96,16 @@ impl AuthError {
         "wrong_type",
         "insufficient_scope",
         "keys_unavailable",
+        "ambiguous_path",
     ];
 
-    /// 401 for a missing or invalid token, 403 for missing entitlements, 503 when keys are missing.
+    /// 401 for a missing or invalid token, 403 for missing entitlements, 503 when keys are missing,
+    /// 400 for a path that cannot be matched to a rule safely.
     pub fn http_status(&self) -> u16 {
         match self {
             AuthError::InsufficientScope { .. } => 403,
             AuthError::KeysUnavailable => 503,
+            AuthError::AmbiguousPath => 400,
             _ => 401,
         }
     }
@@ -110,6 +117,7 @@ impl AuthError {
             AuthError::Missing => None,
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
             AuthError::KeysUnavailable => Some("temporarily_unavailable"),
+            AuthError::AmbiguousPath => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
     }
@@ -134,6 +142,7 @@ impl AuthError {
             AuthError::WrongType => "the token type is not accepted",
             AuthError::InsufficientScope { .. } => "the token lacks the required scope",
             AuthError::KeysUnavailable => "signing keys are temporarily unavailable",
+            AuthError::AmbiguousPath => "the request path is ambiguous",
         }
     }
 }

@@ -5,15 +5,20 @@
 //! get back decisions and effects to carry out.
 
 pub mod audit;
+pub mod cache;
 pub mod claims;
 pub mod config;
 pub mod decision;
+pub mod discovery;
+pub mod engine;
 pub mod error;
 pub mod extract;
 pub mod json;
 pub mod jwks;
 pub mod jws;
+pub mod peer;
 pub mod policy;
+pub mod provider;
 pub mod response;
 pub mod shared;
 pub mod verify;

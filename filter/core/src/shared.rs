@@ -37,9 +37,12 @@ impl SharedStore for NoShared {
 
 /// An in-memory store with the ABI's semantics. Clones share the same data, so several engines in a
 /// test (or a benchmark) behave like worker VMs on one host.
+/// Value and CAS token per key.
+type Entries = HashMap<String, (Vec<u8>, u32)>;
+
 #[derive(Debug, Default, Clone)]
 pub struct MemoryShared {
-    inner: Rc<RefCell<HashMap<String, (Vec<u8>, u32)>>>,
+    inner: Rc<RefCell<Entries>>,
 }
 
 impl MemoryShared {

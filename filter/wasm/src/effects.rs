@@ -1,0 +1,152 @@
+//! Carries out the engine's effects: callouts, replies to paused requests, logs and metrics; and
+//! feeds callout answers back. Replies to other requests go through `proxy_set_effective_context`,
+//! after which the calling context is made effective again so later hostcalls stay its own.
+
+use oidc_filter_core::decision::Decision;
+use oidc_filter_core::engine::{Effect, Fetch, FetchResult, Level};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::Context;
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
+
+use crate::shared::HostShared;
+use crate::{log, now, SharedVm};
+
+/// Drains the engine's effects. `own` is the context whose callback is running.
+pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
+    let mut resolves = Vec::new();
+    loop {
+        let Some(effect) = vm.borrow_mut().engine.poll_effect() else {
+            break;
+        };
+        match effect {
+            Effect::Fetch(fetch) => dispatch(ctx, vm, &fetch),
+            Effect::Resolve { request, decision } => resolves.push((request, decision)),
+            Effect::Log { level, message } => log(log_level(level), &message),
+            Effect::Audit(audit) => log(LogLevel::Info, &format!("oidc audit {}", audit.to_json())),
+            Effect::Count(metric) => {
+                if let Some(id) = vm.borrow().metrics.get(&metric.name()) {
+                    let _ = hostcalls::increment_metric(*id, 1);
+                }
+            }
+        }
+    }
+    for (request, decision) in resolves {
+        resolve(request, &decision);
+    }
+    if own != 0 {
+        let _ = hostcalls::set_effective_context(own);
+    }
+}
+
+fn dispatch(ctx: &dyn Context, vm: &SharedVm, fetch: &Fetch) {
+    let headers = vec![
+        (":method", "GET"),
+        (":path", fetch.path.as_str()),
+        (":authority", fetch.authority.as_str()),
+        (":scheme", fetch.scheme),
+        ("accept", "application/json"),
+        ("user-agent", "oidc-filter"),
+    ];
+    match ctx.dispatch_http_call(&fetch.upstream, headers, None, vec![], fetch.timeout) {
+        Ok(token) => {
+            vm.borrow_mut().callouts.insert(token, fetch.id);
+        }
+        Err(status) => {
+            let reason = format!("dispatch to {} refused: {status:?}", fetch.upstream);
+            vm.borrow_mut().engine.on_fetch_response(
+                fetch.id,
+                FetchResult::Failed(reason),
+                now(),
+                &mut HostShared,
+            );
+        }
+    }
+}
+
+/// Applies a decision to a paused request of this VM.
+fn resolve(request: u32, decision: &Decision) {
+    if hostcalls::set_effective_context(request).is_err() {
+        return; // the request is gone
+    }
+    match decision {
+        Decision::Allow(allow) => {
+            apply_allow(allow);
+            let _ = hostcalls::resume_http_request();
+        }
+        Decision::Deny(deny) => send_deny(deny),
+        Decision::Pause => {}
+    }
+}
+
+pub(crate) fn apply_allow(allow: &oidc_filter_core::decision::Allow) {
+    for name in &allow.remove_headers {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+    }
+    for (name, value) in &allow.set_headers {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value));
+    }
+    if let Some(path) = &allow.new_path {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(path));
+    }
+}
+
+pub(crate) fn send_deny(deny: &oidc_filter_core::decision::Deny) {
+    let headers: Vec<(&str, &str)> = deny
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let _ =
+        hostcalls::send_http_response(u32::from(deny.status), headers, Some(deny.body.as_bytes()));
+}
+
+/// A callout answered (on whichever context dispatched it).
+pub(crate) fn fetch_answered(
+    ctx: &dyn Context,
+    own: u32,
+    vm: &SharedVm,
+    token: u32,
+    body_size: usize,
+) {
+    let Some(id) = vm.borrow_mut().callouts.remove(&token) else {
+        return;
+    };
+    let headers = hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default();
+    let status = headers
+        .iter()
+        .find(|(n, _)| n == ":status")
+        .and_then(|(_, v)| v.parse::<u16>().ok());
+    let result = match status {
+        Some(status) => {
+            let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            FetchResult::Response { status, body }
+        }
+        // No response: ngx_wasm_module says why in `:dispatch_status`; Envoy gives no headers.
+        None => {
+            let why = headers
+                .iter()
+                .find(|(n, _)| n == ":dispatch_status")
+                .map(|(_, v)| v.as_str());
+            FetchResult::Failed(format!(
+                "no response ({})",
+                why.unwrap_or("connection failed or timed out")
+            ))
+        }
+    };
+    vm.borrow_mut()
+        .engine
+        .on_fetch_response(id, result, now(), &mut HostShared);
+    run(ctx, own, vm);
+}
+
+fn log_level(level: Level) -> LogLevel {
+    match level {
+        Level::Debug => LogLevel::Debug,
+        Level::Info => LogLevel::Info,
+        Level::Warn => LogLevel::Warn,
+        Level::Error => LogLevel::Error,
+    }
+}

@@ -1,0 +1,90 @@
+//! One HTTP request: builds the core's `Request` from the request headers, asks the engine, and
+//! applies the answer. A paused request is finished later by `effects::resolve`.
+
+use oidc_filter_core::decision::{Decision, Request};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+
+use crate::shared::HostShared;
+use crate::{effects, now, SharedVm};
+
+pub(crate) struct Stream {
+    id: u32,
+    vm: SharedVm,
+}
+
+impl Stream {
+    pub(crate) fn new(id: u32, vm: SharedVm) -> Stream {
+        Stream { id, vm }
+    }
+
+    fn request(&self) -> Request {
+        let headers = self.get_http_request_headers();
+        let pseudo = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let property = |path: Vec<&str>| {
+            hostcalls::get_property(path)
+                .ok()
+                .flatten()
+                .and_then(|b| String::from_utf8(b).ok())
+        };
+        Request {
+            method: pseudo(":method")
+                .or_else(|| property(vec!["request", "method"]))
+                .unwrap_or_default(),
+            path: pseudo(":path")
+                .or_else(|| property(vec!["request", "path"]))
+                .unwrap_or_default(),
+            source: property(vec!["source", "address"]),
+            headers: headers
+                .into_iter()
+                .filter(|(n, _)| !n.starts_with(':'))
+                .collect(),
+        }
+    }
+}
+
+impl Context for Stream {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        effects::fetch_answered(self, self.id, &self.vm, token, body_size);
+    }
+
+    fn on_done(&mut self) -> bool {
+        self.vm.borrow_mut().engine.cancel(self.id);
+        true
+    }
+}
+
+impl HttpContext for Stream {
+    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let request = self.request();
+        let decision =
+            self.vm
+                .borrow_mut()
+                .engine
+                .on_request(self.id, &request, now(), &mut HostShared);
+        effects::run(self, self.id, &self.vm);
+        match decision {
+            Decision::Allow(allow) => {
+                effects::apply_allow(&allow);
+                Action::Continue
+            }
+            Decision::Deny(deny) => {
+                effects::send_deny(&deny);
+                Action::Pause
+            }
+            Decision::Pause => Action::Pause,
+        }
+    }
+}

@@ -1,15 +1,27 @@
 //! Verified tokens, so a token seen before skips parsing and signature checks. An entry holds what
 //! the policy needs (claims), dies at the token's `exp` (plus skew) and when its key leaves the key
 //! set. The route policy still runs on every request: the cache remembers authenticity, not access.
+//!
+//! Two levels: a per-worker map, and a direct-mapped table in proxy-wasm shared data so a token
+//! verified on one worker is not verified again on another. The shared table has a fixed number of
+//! slots (a new entry overwrites whatever hashed to its slot) and a cap per entry, so it is bounded
+//! in entries and bytes without any eviction bookkeeping across workers.
 
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::jwks::KeySet;
+use crate::shared::SharedStore;
+
+/// Slots of the shared table: its entry bound.
+pub const SHARED_SLOTS: u64 = 4096;
+/// Largest shared entry; bigger claim sets stay per-worker. Bounds the table to 32 MiB.
+pub const MAX_SHARED_ENTRY_BYTES: usize = 8 * 1024;
 
 /// Entries kept at most: bounds memory per worker VM whatever the traffic.
 pub const MAX_ENTRIES: usize = 4096;
@@ -112,9 +124,81 @@ fn digest(token: &str) -> Digest32 {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// A verified token as kept in shared data. The provider is named, not indexed: workers agree on
+/// names whatever order they hold providers in.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SharedEntry {
+    /// Hex SHA-256 of the token: the slot may hold another token.
+    token: String,
+    pub provider: String,
+    pub kid: Option<String>,
+    pub valid_until_ms: u64,
+    pub claims: Map<String, Value>,
+}
+
+fn hex(d: &Digest32) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn slot_key(d: &Digest32) -> String {
+    let slot = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) % SHARED_SLOTS;
+    format!("oidc_filter/tokens/{slot}")
+}
+
+/// The shared entry for `token`, if another worker verified it and it is still within its time.
+pub fn shared_get(shared: &dyn SharedStore, token: &str, now: Duration) -> Option<SharedEntry> {
+    let d = digest(token);
+    let (bytes, _) = shared.get(&slot_key(&d))?;
+    let entry: SharedEntry = serde_json::from_slice(&bytes).ok()?;
+    let alive = Duration::from_millis(entry.valid_until_ms) >= now;
+    (entry.token == hex(&d) && alive).then_some(entry)
+}
+
+/// Publishes a verified token for the other workers (best effort: failures are ignored).
+pub fn shared_put(shared: &mut dyn SharedStore, token: &str, provider: &str, verified: &Verified) {
+    let d = digest(token);
+    let entry = SharedEntry {
+        token: hex(&d),
+        provider: provider.to_string(),
+        kid: verified.kid.clone(),
+        valid_until_ms: u64::try_from(verified.valid_until.as_millis()).unwrap_or(u64::MAX),
+        claims: (*verified.claims).clone(),
+    };
+    if let Ok(bytes) = serde_json::to_vec(&entry) {
+        if bytes.len() <= MAX_SHARED_ENTRY_BYTES {
+            let _ = shared.set(&slot_key(&d), &bytes, 0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::MemoryShared;
+
+    #[test]
+    fn a_shared_entry_is_found_by_its_token_only() {
+        let mut shared = MemoryShared::new();
+        shared_put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
+        let e = shared_get(&shared, "a.b.c", Duration::from_secs(100)).unwrap();
+        assert_eq!((e.provider.as_str(), e.kid.as_deref()), ("idp", Some("k1")));
+        assert!(shared_get(&shared, "a.b.d", Duration::ZERO).is_none());
+        assert!(shared_get(&shared, "a.b.c", Duration::from_secs(101)).is_none());
+    }
+
+    #[test]
+    fn oversized_claims_stay_out_of_shared_data() {
+        let mut shared = MemoryShared::new();
+        let mut v = verified("k1", 100);
+        let mut claims = Map::new();
+        claims.insert(
+            "big".into(),
+            Value::String("x".repeat(MAX_SHARED_ENTRY_BYTES)),
+        );
+        v.claims = Rc::new(claims);
+        shared_put(&mut shared, "t", "idp", &v);
+        assert!(shared_get(&shared, "t", Duration::ZERO).is_none());
+    }
 
     fn verified(kid: &str, until: u64) -> Verified {
         Verified {

@@ -174,14 +174,14 @@ impl Engine {
     pub fn on_tick(&mut self, now: Duration, shared: &mut dyn SharedStore) {
         for index in 0..self.providers.len() {
             let progress = self.providers[index].poll(now, shared, self.worker);
-            self.apply(index, progress, now);
+            self.apply(index, progress, now, shared);
         }
         let (due, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|p| now >= p.deadline);
         self.pending = waiting;
         for p in due {
-            let decision = self.decide_final(&p.request, now);
+            let decision = self.decide_final(&p.request, now, shared);
             self.effects.push_back(Effect::Resolve {
                 request: p.id,
                 decision,
@@ -235,10 +235,16 @@ impl Engine {
             shared,
             self.worker,
         );
-        self.apply(index, progress, now);
+        self.apply(index, progress, now, shared);
     }
 
-    fn apply(&mut self, index: usize, progress: Progress, now: Duration) {
+    fn apply(
+        &mut self,
+        index: usize,
+        progress: Progress,
+        now: Duration,
+        shared: &mut dyn SharedStore,
+    ) {
         let name = self.providers[index].settings().name.clone();
         match progress {
             Progress::Nothing => {}
@@ -254,14 +260,14 @@ impl Engine {
                 if let Some(keys) = self.providers[index].usable_keys(now) {
                     self.cache.retain_keys(index, keys);
                 }
-                self.resume(index, now);
+                self.resume(index, now, shared);
             }
             Progress::Failed { reason } => {
                 self.log(
                     Level::Warn,
                     format!("provider {name}: key fetch failed: {reason}"),
                 );
-                self.resume(index, now);
+                self.resume(index, now, shared);
             }
         }
     }
@@ -288,15 +294,15 @@ impl Engine {
     }
 
     /// Re-judges the requests that waited for `index`'s keys.
-    fn resume(&mut self, index: usize, now: Duration) {
+    fn resume(&mut self, index: usize, now: Duration, shared: &mut dyn SharedStore) {
         let (ready, rest): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|p| p.provider == index);
         self.pending = rest;
         for p in ready {
-            let decision = match self.judge(&p.request, now, false) {
+            let decision = match self.judge(&p.request, now, shared, false) {
                 judge::Verdict::Decided(d) => d,
-                judge::Verdict::Wait(_) => self.decide_final(&p.request, now),
+                judge::Verdict::Wait(_) => self.decide_final(&p.request, now, shared),
             };
             self.effects.push_back(Effect::Resolve {
                 request: p.id,
@@ -313,7 +319,7 @@ impl Engine {
         now: Duration,
         shared: &mut dyn SharedStore,
     ) -> Decision {
-        match self.judge(request, now, true) {
+        match self.judge(request, now, shared, true) {
             judge::Verdict::Decided(decision) => decision,
             judge::Verdict::Wait(provider) => {
                 let timeout = self.providers[provider].settings().fetch_timeout;
@@ -326,15 +332,20 @@ impl Engine {
                     deadline,
                 });
                 let progress = self.providers[provider].poll(now, shared, self.worker);
-                self.apply(provider, progress, now);
+                self.apply(provider, progress, now, shared);
                 Decision::Pause
             }
         }
     }
 
     /// Judges without waiting any more: missing keys are a 503, unknown kids a 401.
-    fn decide_final(&mut self, request: &Request, now: Duration) -> Decision {
-        match self.judge(request, now, false) {
+    fn decide_final(
+        &mut self,
+        request: &Request,
+        now: Duration,
+        shared: &mut dyn SharedStore,
+    ) -> Decision {
+        match self.judge(request, now, shared, false) {
             judge::Verdict::Decided(d) => d,
             judge::Verdict::Wait(_) => Decision::Deny(response::deny(
                 &crate::AuthError::KeysUnavailable,

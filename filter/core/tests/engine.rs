@@ -473,3 +473,42 @@ fn refuses_tokens_of_unknown_issuers_without_fetching() {
     assert!(w.fetches.is_empty());
     assert_eq!(w.count(&Metric::Denied("unknown_issuer")), 1);
 }
+
+#[test]
+fn a_token_verified_on_one_worker_is_not_verified_again_on_another() {
+    let key = TestKey::rs256("k1");
+    let shared = MemoryShared::new();
+    let mut a = Worker::new(config(json!({})), shared.clone(), 1);
+    let mut b = Worker::new(config(json!({})), shared, 2);
+    a.tick();
+    a.answer(Some(&jwks(&[&key])));
+    b.tick(); // adopts a's key set from shared data
+    assert!(b.fetches.is_empty());
+    let token = key.mint(&claims("alice"));
+    assert_eq!(status(&a.send(&request("/orders", Some(&token))).1), 200);
+    assert_eq!(status(&b.send(&request("/orders", Some(&token))).1), 200);
+    assert_eq!(b.count(&Metric::CacheHit), 1);
+    assert_eq!(b.count(&Metric::CacheMiss), 0);
+    // The route policy still applies to the shared entry.
+    assert_eq!(status(&b.send(&request("/admin", Some(&token))).1), 403);
+}
+
+#[test]
+fn a_shared_entry_whose_key_left_the_set_is_not_trusted() {
+    let old = TestKey::rs256("k1");
+    let new = TestKey::es256("k2");
+    let shared = MemoryShared::new();
+    let mut a = Worker::new(config(json!({})), shared.clone(), 1);
+    a.tick();
+    a.answer(Some(&jwks(&[&old])));
+    let token = old.mint(&claims("alice"));
+    assert_eq!(status(&a.send(&request("/orders", Some(&token))).1), 200);
+    // Worker b only ever sees the rotated set, without k1.
+    let mut b = Worker::new(config(json!({})), MemoryShared::new(), 2);
+    b.tick();
+    b.answer(Some(&jwks(&[&new])));
+    b.shared = shared;
+    let (_, d) = b.send(&request("/orders", Some(&token)));
+    assert_ne!(status(&d), 200);
+    assert_eq!(b.count(&Metric::CacheHit), 0);
+}

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use super::{Effect, Engine};
 use crate::audit::{Audit, Metric};
-use crate::cache::Verified;
+use crate::cache::{self, Verified};
 use crate::decision::{Allow, Decision, Request};
 use crate::error::AuthError;
 use crate::extract::{self, Found};
 use crate::policy::Route;
+use crate::shared::SharedStore;
 use crate::{claims, jws, response, verify};
 
 pub(super) enum Verdict {
@@ -27,7 +28,13 @@ enum Auth {
 }
 
 impl Engine {
-    pub(super) fn judge(&mut self, req: &Request, now: Duration, may_wait: bool) -> Verdict {
+    pub(super) fn judge(
+        &mut self,
+        req: &Request,
+        now: Duration,
+        shared: &mut dyn SharedStore,
+        may_wait: bool,
+    ) -> Verdict {
         let route = self.policy.route(&req.method, req.path_only());
         let ambiguous = matches!(route, Route::Ambiguous);
         let route = route.rule().map(|(i, r)| (i, r.allow_anonymous));
@@ -50,7 +57,7 @@ impl Engine {
             Ok(None) => return Verdict::Decided(self.refuse(AuthError::Missing, audit)),
             Err(e) => return Verdict::Decided(self.refuse(e, audit)),
         };
-        let verified = match self.authenticate(&found.token, now, may_wait, &mut audit) {
+        let verified = match self.authenticate(&found.token, now, shared, may_wait, &mut audit) {
             Auth::Ok(v) => v,
             Auth::Wait(provider) => return Verdict::Wait(provider),
             // Kong's semantics for anonymous routes: a bad credential makes the request anonymous.
@@ -72,10 +79,18 @@ impl Engine {
         &mut self,
         token: &str,
         now: Duration,
+        shared: &mut dyn SharedStore,
         may_wait: bool,
         audit: &mut Audit,
     ) -> Auth {
         if let Some(v) = self.cache.get(token, now) {
+            self.count(Metric::CacheHit);
+            audit.cached = true;
+            audit.set_identity(&v.claims);
+            audit.provider = Some(self.config.providers[v.provider].name.clone());
+            return Auth::Ok(v);
+        }
+        if let Some(v) = self.adopt_shared_verification(token, now, shared) {
             self.count(Metric::CacheHit);
             audit.cached = true;
             audit.set_identity(&v.claims);
@@ -157,8 +172,38 @@ impl Engine {
         // Tokens without `exp` (only when require_exp is off) are never cached: nothing bounds them.
         if exp.is_some() {
             self.cache.insert(token, verified.clone());
+            cache::shared_put(shared, token, &self.config.providers[index].name, &verified);
         }
         Auth::Ok(verified)
+    }
+
+    /// A token another worker verified, if its key is still in the provider's current set.
+    /// Tokens verified without a `kid` are not taken from other workers: nothing ties them to a key.
+    fn adopt_shared_verification(
+        &mut self,
+        token: &str,
+        now: Duration,
+        shared: &dyn SharedStore,
+    ) -> Option<Verified> {
+        let entry = cache::shared_get(shared, token, now)?;
+        let index = self
+            .config
+            .providers
+            .iter()
+            .position(|p| p.name == entry.provider)?;
+        let kid = entry.kid?;
+        let keys = self.providers[index].usable_keys(now)?;
+        if !keys.kids().any(|k| k == kid) {
+            return None;
+        }
+        let verified = Verified {
+            provider: index,
+            kid: Some(kid),
+            claims: Rc::new(entry.claims),
+            valid_until: Duration::from_millis(entry.valid_until_ms),
+        };
+        self.cache.insert(token, verified.clone());
+        Some(verified)
     }
 
     fn allow(

@@ -1,1 +1,6 @@
 //! Native proxy-wasm host.
+
+pub mod abi;
+pub mod clock;
+pub mod limits;
+pub mod runtime;

@@ -1,0 +1,500 @@
+//! One worker thread: owns one `Vm`, receives stream events, callout answers, queue
+//! notifications and timer pokes through its inbox, runs the callbacks, applies the actions the
+//! hostcalls recorded, and replaces the instance after a trap or a missed deadline, failing the
+//! streams it held closed.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::engine::{ctx, i, Compiled, Vm};
+use super::stream::Headers;
+use super::{
+    CalloutResult, FilterFailure, Hooks, LocalResponse, PoolConfig, Shared, StartError, Verdict,
+};
+use crate::abi::{Logger, PluginInfo, ProxyHost, StreamData, StreamType};
+
+/// A message to a worker.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    Open {
+        context: u32,
+        source: Option<SocketAddr>,
+    },
+    Event {
+        context: u32,
+        event: StreamEvent,
+        reply: Reply,
+    },
+    SetProperty {
+        context: u32,
+        path: String,
+        value: Vec<u8>,
+    },
+    Close {
+        context: u32,
+    },
+    CalloutDone {
+        generation: u64,
+        call_id: u32,
+        result: CalloutResult,
+    },
+    QueueReady {
+        generation: u64,
+        context: u32,
+        queue_id: u32,
+    },
+    Timers(mpsc::Sender<()>),
+    Drain(oneshot::Sender<()>),
+    Shutdown,
+}
+
+#[derive(Debug)]
+pub(crate) enum StreamEvent {
+    RequestHeaders(Headers, bool),
+    RequestBody(Bytes, bool),
+    RequestTrailers(Headers),
+    ResponseHeaders(Headers, bool),
+    ResponseBody(Bytes, bool),
+    ResponseTrailers(Headers),
+}
+
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Headers(oneshot::Sender<Result<Verdict<Headers>, FilterFailure>>),
+    Body(oneshot::Sender<Result<Verdict<Bytes>, FilterFailure>>),
+}
+
+/// What a phase resolved to, before it is typed for its reply.
+pub(super) enum Answer {
+    Headers(Headers),
+    Body(Bytes),
+    Respond(LocalResponse),
+}
+
+impl Reply {
+    pub(super) fn send(self, r: Result<Answer, FilterFailure>) {
+        let mismatch = || FilterFailure::Trapped("internal: phase and reply disagree".into());
+        match self {
+            Reply::Headers(tx) => {
+                let _ = tx.send(match r {
+                    Ok(Answer::Headers(h)) => Ok(Verdict::Continue(h)),
+                    Ok(Answer::Respond(lr)) => Ok(Verdict::Respond(lr)),
+                    Ok(Answer::Body(_)) => Err(mismatch()),
+                    Err(f) => Err(f),
+                });
+            }
+            Reply::Body(tx) => {
+                let _ = tx.send(match r {
+                    Ok(Answer::Body(b)) => Ok(Verdict::Continue(b)),
+                    Ok(Answer::Respond(lr)) => Ok(Verdict::Respond(lr)),
+                    Ok(Answer::Headers(_)) => Err(mismatch()),
+                    Err(f) => Err(f),
+                });
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    RequestHeaders,
+    RequestBody,
+    RequestTrailers,
+    ResponseHeaders,
+    ResponseBody,
+    ResponseTrailers,
+}
+
+impl Phase {
+    pub(super) fn direction(self) -> StreamType {
+        match self {
+            Phase::RequestHeaders | Phase::RequestBody | Phase::RequestTrailers => {
+                StreamType::Request
+            }
+            _ => StreamType::Response,
+        }
+    }
+
+    /// The value the proxy continues with: the current (possibly modified) headers or trailers,
+    /// or the whole buffered body, which is handed over and cleared.
+    pub(super) fn value(self, d: &mut StreamData) -> Answer {
+        match self {
+            Phase::RequestHeaders => Answer::Headers(d.request_headers.clone()),
+            Phase::RequestTrailers => Answer::Headers(d.request_trailers.clone()),
+            Phase::ResponseHeaders => Answer::Headers(d.response_headers.clone()),
+            Phase::ResponseTrailers => Answer::Headers(d.response_trailers.clone()),
+            Phase::RequestBody => Answer::Body(std::mem::take(&mut d.request_body).into()),
+            Phase::ResponseBody => Answer::Body(std::mem::take(&mut d.response_body).into()),
+        }
+    }
+}
+
+/// The runtime's view of a live stream context.
+#[derive(Default)]
+pub(super) struct Slot {
+    pub(super) pending: Option<(Phase, Reply)>,
+    pub(super) local: Option<LocalResponse>,
+}
+
+/// The handle the pool keeps for each worker.
+pub(crate) struct Handle {
+    pub(crate) inbox: mpsc::Sender<Msg>,
+}
+
+impl Handle {
+    pub(crate) fn send(&self, m: Msg) {
+        let _ = self.inbox.send(m);
+    }
+}
+
+pub(crate) struct Worker {
+    pub(super) index: usize,
+    pub(super) cfg: PoolConfig,
+    pub(super) plugin: Arc<PluginInfo>,
+    pub(super) compiled: Arc<Compiled>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) hooks: Hooks,
+    pub(super) inbox: mpsc::Sender<Msg>,
+    pub(super) vm: Option<Vm>,
+    pub(super) generation: u64,
+    pub(super) slots: HashMap<u32, Slot>,
+    pub(super) next_tick: Option<Duration>,
+    pub(super) restarts: Vec<Duration>,
+    pub(super) drained: Option<oneshot::Sender<()>>,
+}
+
+/// Starts a worker thread; the receiver yields the outcome of its first boot.
+pub(crate) fn spawn(
+    index: usize,
+    cfg: &PoolConfig,
+    compiled: &Arc<Compiled>,
+    shared: Arc<Shared>,
+    hooks: Hooks,
+) -> Result<(Handle, mpsc::Receiver<Result<(), StartError>>), StartError> {
+    let (tx, rx) = mpsc::channel();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let mut worker = Worker {
+        index,
+        cfg: cfg.clone(),
+        plugin: Arc::new(PluginInfo {
+            name: cfg.plugin_name.clone(),
+            root_id: cfg.root_id.clone(),
+            vm_id: String::new(),
+            plugin_config: cfg.plugin_config.clone(),
+            vm_config: cfg.vm_config.clone(),
+        }),
+        compiled: compiled.clone(),
+        shared,
+        hooks,
+        inbox: tx.clone(),
+        vm: None,
+        generation: 0,
+        slots: HashMap::new(),
+        next_tick: None,
+        restarts: Vec::new(),
+        drained: None,
+    };
+    std::thread::Builder::new()
+        .name(format!("wasm-worker-{index}"))
+        .spawn(move || {
+            let booted = worker.boot();
+            let ok = booted.is_ok();
+            let _ = ready_tx.send(booted);
+            if ok {
+                worker.run(rx);
+            }
+        })
+        .map_err(|e| StartError::Thread(e.to_string()))?;
+    Ok((Handle { inbox: tx }, ready_rx))
+}
+
+impl Worker {
+    fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+        loop {
+            let wait = self.until_next_tick();
+            match rx.recv_timeout(wait) {
+                Ok(Msg::Shutdown) => break,
+                Ok(msg) => self.handle(msg),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            self.fire_due_tick();
+            if self.drained.is_some() && self.slots.is_empty() {
+                if let Some(tx) = self.drained.take() {
+                    let _ = tx.send(());
+                }
+                break;
+            }
+        }
+    }
+
+    fn until_next_tick(&self) -> Duration {
+        let idle = Duration::from_millis(500);
+        match self.next_tick {
+            Some(t) => t
+                .saturating_sub(self.cfg.clock.now_monotonic())
+                .clamp(Duration::from_millis(1), idle),
+            None => idle,
+        }
+    }
+
+    /// Creates a fresh instance and runs the start lifecycle on it.
+    pub(crate) fn boot(&mut self) -> Result<(), StartError> {
+        self.vm = None;
+        self.slots.clear();
+        self.next_tick = None;
+        self.generation += 1;
+        let mut log = Logger::new(
+            self.cfg.plugin_name.clone(),
+            self.index,
+            self.hooks.log_sink.clone(),
+        );
+        log.capture = Some(Vec::new());
+        let host = ProxyHost::new(
+            self.plugin.clone(),
+            self.generation,
+            self.cfg.clock.clone(),
+            self.shared.clone(),
+            self.cfg.limits.clone(),
+            self.cfg.callouts.clone(),
+            self.inbox.clone(),
+            log,
+        );
+        let limits = &self.cfg.limits;
+        let mut vm = Vm::instantiate(
+            &self.compiled,
+            host,
+            limits.max_instance_memory_bytes,
+            limits.callback_deadline,
+            limits.epoch_tick,
+        )?;
+        let result = lifecycle(&mut vm, &self.plugin);
+        vm.host().log.capture = None;
+        result?;
+        self.vm = Some(vm);
+        self.after_callback();
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Open { context, source } => self.open(context, source),
+            Msg::Event {
+                context,
+                event,
+                reply,
+            } => self.event(context, event, reply),
+            Msg::SetProperty {
+                context,
+                path,
+                value,
+            } => {
+                if let Some(d) = self
+                    .vm
+                    .as_mut()
+                    .and_then(|vm| vm.host().streams.get_mut(&context))
+                {
+                    d.properties.insert(path, value);
+                }
+            }
+            Msg::Close { context } => self.close(context),
+            Msg::CalloutDone {
+                generation,
+                call_id,
+                result,
+            } => {
+                if generation == self.generation {
+                    self.callout_done(call_id, result);
+                }
+            }
+            Msg::QueueReady {
+                generation,
+                context,
+                queue_id,
+            } => {
+                if generation == self.generation {
+                    self.queue_ready(context, queue_id);
+                }
+            }
+            Msg::Timers(done) => {
+                self.fire_due_tick();
+                let _ = done.send(());
+            }
+            Msg::Drain(done) => self.drained = Some(done),
+            Msg::Shutdown => {}
+        }
+    }
+
+    fn ensure_vm(&mut self) -> bool {
+        if self.vm.is_some() {
+            return true;
+        }
+        self.restart()
+    }
+
+    /// Boots a fresh instance unless the worker is crash-looping.
+    fn restart(&mut self) -> bool {
+        let now = self.cfg.clock.now_monotonic();
+        self.restarts
+            .retain(|t| now.saturating_sub(*t) < Duration::from_secs(60));
+        if self.restarts.len()
+            >= usize::try_from(self.cfg.limits.max_restarts_per_minute).unwrap_or(usize::MAX)
+        {
+            tracing::error!(plugin = %self.cfg.plugin_name, worker = self.index, "filter instance keeps failing; not restarting it for now");
+            return false;
+        }
+        self.restarts.push(now);
+        self.shared
+            .bump_host_counter("oidc_host_instance_restarts_total", 1);
+        match self.boot() {
+            Ok(()) => {
+                tracing::warn!(plugin = %self.cfg.plugin_name, worker = self.index, "replaced the filter instance");
+                true
+            }
+            Err(e) => {
+                tracing::error!(plugin = %self.cfg.plugin_name, worker = self.index, error = %e, "cannot restart the filter instance");
+                false
+            }
+        }
+    }
+
+    /// Fails every stream the instance held, drops the instance and boots a fresh one.
+    pub(super) fn fail(&mut self, failure: FilterFailure, current: Option<Reply>) {
+        tracing::error!(plugin = %self.cfg.plugin_name, worker = self.index, error = %failure, "filter instance failed; failing its streams closed");
+        self.shared
+            .bump_host_counter("oidc_host_filter_failures_total", 1);
+        if let Some(r) = current {
+            r.send(Err(failure.clone()));
+        }
+        for (_, slot) in self.slots.drain() {
+            if let Some((_, r)) = slot.pending {
+                r.send(Err(failure.clone()));
+            }
+        }
+        self.vm = None;
+        self.restart();
+    }
+
+    fn open(&mut self, context: u32, source: Option<SocketAddr>) {
+        if !self.ensure_vm() {
+            return;
+        }
+        let Some(vm) = self.vm.as_mut() else { return };
+        let root = vm.host().root_context;
+        vm.host().streams.insert(
+            context,
+            StreamData {
+                source,
+                ..StreamData::default()
+            },
+        );
+        self.slots.insert(context, Slot::default());
+        if let Some(f) = vm.ex.on_context_create.clone() {
+            if let Err(e) = vm.call(&f, root, (ctx(context), ctx(root))) {
+                return self.fail(e, None);
+            }
+        }
+        self.after_callback();
+    }
+
+    fn event(&mut self, context: u32, event: StreamEvent, reply: Reply) {
+        if self.vm.is_none() && !self.ensure_vm() {
+            return reply.send(Err(FilterFailure::WorkerGone));
+        }
+        if !self.slots.contains_key(&context) {
+            // The instance that held this stream failed and was replaced.
+            return reply.send(Err(FilterFailure::Trapped(
+                "the filter instance holding this stream was replaced".into(),
+            )));
+        }
+        match self.run_phase(context, event) {
+            Err(f) => self.fail(f, Some(reply)),
+            Ok(None) => {
+                if let Some(slot) = self.slots.get_mut(&context) {
+                    if let Some(lr) = slot.local.take() {
+                        return reply.send(Ok(Answer::Respond(lr)));
+                    }
+                }
+                reply.send(Err(FilterFailure::Trapped("stream state lost".into())));
+            }
+            Ok(Some(PhaseResult::Answer(a))) => {
+                let local = self.slots.get_mut(&context).and_then(|s| s.local.take());
+                reply.send(Ok(local.map(Answer::Respond).unwrap_or(a)));
+            }
+            Ok(Some(PhaseResult::Paused(phase))) => {
+                let local = self.slots.get_mut(&context).and_then(|s| s.local.take());
+                match (local, self.slots.get_mut(&context)) {
+                    (Some(lr), _) => reply.send(Ok(Answer::Respond(lr))),
+                    (None, Some(slot)) => slot.pending = Some((phase, reply)),
+                    (None, None) => {
+                        reply.send(Err(FilterFailure::Trapped("stream state lost".into())))
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(super) enum PhaseResult {
+    Answer(Answer),
+    Paused(Phase),
+}
+
+/// `_initialize`/`_start`, root context, `proxy_on_vm_start`, `proxy_on_configure`.
+fn lifecycle(vm: &mut Vm, plugin: &PluginInfo) -> Result<(), StartError> {
+    let root = vm.host().root_context;
+    let fail = |vm: &mut Vm, phase: &str, f: FilterFailure| StartError::Failed {
+        phase: phase.to_string(),
+        reason: f.to_string(),
+        logs: captured(vm),
+    };
+    if let Some(f) = vm.ex.initialize.clone() {
+        vm.call(&f, root, ())
+            .map_err(|e| fail(vm, "_initialize", e))?;
+    } else if let Some(f) = vm.ex.start.clone() {
+        match vm.call(&f, root, ()) {
+            Ok(()) => {}
+            // A command module's `_start` ends with proc_exit(0).
+            Err(FilterFailure::Trapped(m)) if m == crate::abi::ProcExit(0).to_string() => {}
+            Err(e) => return Err(fail(vm, "_start", e)),
+        }
+    }
+    if let Some(f) = vm.ex.on_context_create.clone() {
+        vm.call(&f, root, (ctx(root), 0))
+            .map_err(|e| fail(vm, "proxy_on_context_create", e))?;
+    }
+    if let Some(f) = vm.ex.on_vm_start.clone() {
+        let ok = vm
+            .call(&f, root, (ctx(root), i(plugin.vm_config.len())))
+            .map_err(|e| fail(vm, "proxy_on_vm_start", e))?;
+        if ok == 0 {
+            return Err(StartError::VmStartRejected { logs: captured(vm) });
+        }
+    }
+    if let Some(f) = vm.ex.on_configure.clone() {
+        let ok = vm
+            .call(&f, root, (ctx(root), i(plugin.plugin_config.len())))
+            .map_err(|e| fail(vm, "proxy_on_configure", e))?;
+        if ok == 0 {
+            return Err(StartError::ConfigureRejected { logs: captured(vm) });
+        }
+    }
+    Ok(())
+}
+
+/// The last lines the filter logged while starting, for a start error.
+fn captured(vm: &mut Vm) -> String {
+    let lines = vm.host().log.capture.clone().unwrap_or_default();
+    let tail = lines.len().saturating_sub(20);
+    let s = lines.get(tail..).unwrap_or_default().join("; ");
+    if s.is_empty() {
+        "(the filter logged nothing)".to_string()
+    } else {
+        s
+    }
+}

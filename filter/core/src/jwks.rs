@@ -10,14 +10,13 @@
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use rsa::traits::PublicKeyParts as _;
-use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::AuthError;
 use crate::json::{self, JsonError};
 use crate::jws::Alg;
+use crate::rsa::{RsaKeyError, RsaPublicKey};
 
 /// Keys considered per document; the rest are ignored. IdPs publish a handful (current, next,
 /// previous); the cap bounds the work an oversized or hostile document can cause.
@@ -42,6 +41,7 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 /// A public key we can verify with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublicKey {
+    /// Holds its Montgomery constants, computed once here rather than on every verification.
     Rsa(RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
@@ -66,8 +66,8 @@ impl PublicKey {
         match self {
             PublicKey::Rsa(key) => {
                 out.push(b'R');
-                push_framed(&mut out, &key.n().to_bytes_be());
-                push_framed(&mut out, &key.e().to_bytes_be());
+                push_framed(&mut out, &key.n_be());
+                push_framed(&mut out, &key.e_be());
             }
             PublicKey::P256(key) => {
                 out.push(b'2');
@@ -346,16 +346,16 @@ fn fixed_member<const N: usize>(
 }
 
 fn rsa_key(members: &Map<String, Value>) -> Result<PublicKey, KeyRejected> {
-    let n = BigUint::from_bytes_be(&bytes_member(members, "n")?);
-    let e = BigUint::from_bytes_be(&bytes_member(members, "e")?);
-    let bits = n.bits();
-    let e_is_odd = e.to_bytes_be().last().is_some_and(|low| low & 1 == 1);
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) || !e_is_odd || e < BigUint::from(3u8) {
+    let key =
+        RsaPublicKey::from_be_bytes(&bytes_member(members, "n")?, &bytes_member(members, "e")?)
+            .map_err(|err| match err {
+                RsaKeyError::ModulusSize | RsaKeyError::WeakExponent => KeyRejected::WeakRsaKey,
+                RsaKeyError::EvenModulus | RsaKeyError::ExponentTooLarge => KeyRejected::InvalidKey,
+            })?;
+    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&key.bits()) {
         return Err(KeyRejected::WeakRsaKey);
     }
-    RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-        .map(PublicKey::Rsa)
-        .map_err(|_| KeyRejected::InvalidKey)
+    Ok(PublicKey::Rsa(key))
 }
 
 fn ec_key(members: &Map<String, Value>) -> Result<PublicKey, KeyRejected> {

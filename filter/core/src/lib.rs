@@ -20,6 +20,7 @@ pub mod peer;
 pub mod policy;
 pub mod provider;
 pub mod response;
+pub mod rsa;
 pub mod shared;
 pub mod verify;
 

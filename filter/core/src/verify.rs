@@ -9,13 +9,11 @@
 //! or R).
 
 use p256::ecdsa::signature::Verifier as _;
-use rsa::traits::PublicKeyParts as _;
-use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::error::AuthError;
 use crate::jwks::PublicKey;
 use crate::jws::Alg;
+use crate::rsa::Hash;
 
 /// Checks `signature` over `signing_input`. `UnsupportedAlg` if `alg` does not belong to the
 /// key's family, `BadSignature` for every other failure (wrong length, bad encoding, mismatch).
@@ -26,12 +24,19 @@ pub fn verify_signature(
     signature: &[u8],
 ) -> Result<(), AuthError> {
     let verified = match (alg, key) {
-        (Alg::RS256, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha256>(k, signing_input, signature),
-        (Alg::RS384, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha384>(k, signing_input, signature),
-        (Alg::RS512, PublicKey::Rsa(k)) => rsa_pkcs1::<Sha512>(k, signing_input, signature),
-        (Alg::PS256, PublicKey::Rsa(k)) => rsa_pss::<Sha256>(k, signing_input, signature),
-        (Alg::PS384, PublicKey::Rsa(k)) => rsa_pss::<Sha384>(k, signing_input, signature),
-        (Alg::PS512, PublicKey::Rsa(k)) => rsa_pss::<Sha512>(k, signing_input, signature),
+        // `crate::rsa` refuses signatures not exactly as long as the modulus or not below it.
+        (Alg::RS256, PublicKey::Rsa(k)) => {
+            k.verify_pkcs1v15(Hash::Sha256, signing_input, signature)
+        }
+        (Alg::RS384, PublicKey::Rsa(k)) => {
+            k.verify_pkcs1v15(Hash::Sha384, signing_input, signature)
+        }
+        (Alg::RS512, PublicKey::Rsa(k)) => {
+            k.verify_pkcs1v15(Hash::Sha512, signing_input, signature)
+        }
+        (Alg::PS256, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha256, signing_input, signature),
+        (Alg::PS384, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha384, signing_input, signature),
+        (Alg::PS512, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha512, signing_input, signature),
         (Alg::ES256, PublicKey::P256(k)) => p256::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok()),
         (Alg::ES384, PublicKey::P384(k)) => p384::ecdsa::Signature::from_slice(signature)
@@ -47,35 +52,4 @@ pub fn verify_signature(
     } else {
         Err(AuthError::BadSignature)
     }
-}
-
-/// An RSA signature must be exactly as long as the modulus and, read as a number, below it.
-fn rsa_signature_in_range(key: &RsaPublicKey, signature: &[u8]) -> bool {
-    // Same length, so big-endian byte order is numeric order.
-    signature.len() == key.size() && signature < key.n().to_bytes_be().as_slice()
-}
-
-fn rsa_pkcs1<D>(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> bool
-where
-    D: Digest + sha2::digest::const_oid::AssociatedOid,
-{
-    rsa_signature_in_range(key, signature)
-        && key
-            .verify(
-                Pkcs1v15Sign::new::<D>(),
-                &D::digest(signing_input),
-                signature,
-            )
-            .is_ok()
-}
-
-fn rsa_pss<D>(key: &RsaPublicKey, signing_input: &[u8], signature: &[u8]) -> bool
-where
-    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
-{
-    // `Pss::new` fixes the salt length to the hash length, as RFC 7518 §3.5 requires.
-    rsa_signature_in_range(key, signature)
-        && key
-            .verify(Pss::new::<D>(), &D::digest(signing_input), signature)
-            .is_ok()
 }

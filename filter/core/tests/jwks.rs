@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use oidc_filter_core::json::JsonError;
 use oidc_filter_core::jwks::{JwksError, KeyRejected, KeySet, PublicKey, MAX_JWKS_KEYS};
+use oidc_filter_core::rsa::RsaPublicKey;
 use oidc_filter_core::verify::verify_signature;
 use oidc_filter_core::{jws, Alg, AuthError};
 use rand_chacha::rand_core::SeedableRng;
@@ -464,7 +465,10 @@ fn selects_the_key_named_by_kid() {
     ]);
     let chosen = keys.select(Some("b"), Alg::RS256).unwrap();
     assert_eq!(chosen.kid.as_deref(), Some("b"));
-    assert_eq!(chosen.key, PublicKey::Rsa(rsa_key(1).to_public_key()));
+    let public = rsa_key(1).to_public_key();
+    let expected =
+        RsaPublicKey::from_be_bytes(&public.n().to_bytes_be(), &public.e().to_bytes_be());
+    assert_eq!(chosen.key, PublicKey::Rsa(expected.unwrap()));
 }
 
 #[test]

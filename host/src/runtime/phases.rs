@@ -317,7 +317,9 @@ impl Worker {
         let period = vm.host().tick_period.unwrap_or(Duration::from_secs(1));
         self.next_tick = Some(now + period);
         let root = vm.host().root_context;
-        let Some(f) = vm.ex.on_tick.clone() else { return };
+        let Some(f) = vm.ex.on_tick.clone() else {
+            return;
+        };
         let r = vm.call(&f, root, ctx(root));
         if let Err(e) = r.and_then(|()| self.apply_actions()) {
             self.fail(e, None);

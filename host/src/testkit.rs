@@ -128,7 +128,7 @@ impl Outcome {
 /// A request whose outcome may still be pending; keeping it keeps the stream open.
 pub struct PendingRequest {
     stream: Stream,
-    answer: tokio::sync::oneshot::Receiver<Result<Verdict<Vec<(String, String)>>, FilterFailure>>,
+    answer: crate::runtime::HeadersAnswer,
     outcome: Option<Outcome>,
 }
 

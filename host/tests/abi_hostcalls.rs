@@ -6,6 +6,7 @@ mod guests;
 use guests::{kit, module, module_with_allocator, GET};
 
 /// Runs `expr` (a hostcall) in `proxy_on_request_headers` and returns its status code.
+#[allow(clippy::expect_used)]
 fn status_of(imports: &str, data: &str, expr: &str) -> u16 {
     let body = format!(
         r#"{data}

@@ -98,7 +98,7 @@ mod tests {
             &1u32.to_le_bytes(),
             &1u32.to_le_bytes(),
             &2u32.to_le_bytes(),
-            b"a\01\0b\022\0",
+            b"a\x001\x00b\x0022\x00",
         ]
         .concat();
         assert_eq!(got, want);

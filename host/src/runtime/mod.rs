@@ -15,6 +15,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 pub use shared::{MetricKind, MetricSample, Shared};
+pub(crate) use stream::HeadersAnswer;
 pub use stream::Stream;
 
 pub(crate) use shared::QueueOwner;

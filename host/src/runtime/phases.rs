@@ -8,6 +8,9 @@ use super::worker::{Answer, Phase, PhaseResult, StreamEvent, Worker};
 use super::{CalloutResult, FilterFailure, LocalResponse};
 use crate::abi::{Action, CallResponse};
 
+/// `proxy_on_request_trailers` / `proxy_on_response_trailers`.
+type TrailersFn = wasmtime::TypedFunc<(i32, i32), i32>;
+
 impl Worker {
     /// Runs one phase callback. `Ok(None)`: the stream vanished during the callback.
     pub(super) fn run_phase(
@@ -92,7 +95,7 @@ impl Worker {
         context: u32,
         phase: Phase,
         eos: bool,
-        f: Option<(wasmtime::TypedFunc<(i32, i32), i32>, (i32, i32))>,
+        f: Option<(TrailersFn, (i32, i32))>,
     ) -> Result<Option<PhaseResult>, FilterFailure> {
         let Some(vm) = self.vm.as_mut() else {
             return Err(FilterFailure::WorkerGone);

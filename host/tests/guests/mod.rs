@@ -1,5 +1,5 @@
 //! Tiny purpose-built proxy-wasm guests in WAT for the ABI and runtime tests.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::panic)]
 
 use oidc_host::limits::Limits;
 use oidc_host::testkit::TestKit;

@@ -11,6 +11,8 @@ mod issuer;
 mod provider;
 mod raw;
 mod rule;
+#[cfg(feature = "schema")]
+mod schema;
 mod source;
 pub mod url;
 
@@ -20,6 +22,8 @@ pub use provider::{
     DEFAULT_JWKS_REFETCH_INTERVAL_SECS, DEFAULT_JWKS_STALE_MAX_SECS, MAX_FETCH_TIMEOUT_MS,
 };
 pub use rule::{AnyOf, PathMatch, Rule};
+#[cfg(feature = "schema")]
+pub use schema::{json_schema, DRAFT_04};
 pub use source::TokenSource;
 pub use url::{is_loopback, FetchUrl, UrlError};
 

@@ -22,7 +22,7 @@ use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPrivateKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-const SEED: u64 = 0x5eed_45a;
+const SEED: u64 = 0x05ee_d45a;
 
 /// Valid signatures per key and scheme; each one spawns the mutations of `mutate`.
 const ROUNDS: usize = 5;

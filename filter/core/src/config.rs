@@ -6,24 +6,35 @@
 //! errors carrying the field path via `serde_path_to_error`), then validation into the plain
 //! types below, which report paths the same way (`providers[1].audiences[0]: ...`).
 
+mod client;
 mod headers;
 mod issuer;
+mod login;
 mod provider;
 mod raw;
 mod rule;
 #[cfg(feature = "schema")]
 mod schema;
+mod secret;
 mod source;
 pub mod url;
 
+pub use client::{ClientAuth, ClientConfig, DEFAULT_LOGIN_SCOPES};
 pub use issuer::IssuerPattern;
+pub use login::{
+    LoginConfig, SessionConfig, SessionKey, UpstreamToken, DEFAULT_ABSOLUTE_TIMEOUT_SECS,
+    DEFAULT_CALLBACK_PATH, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT_SECS, DEFAULT_LOGOUT_PATH,
+    DEFAULT_ROLLING_TIMEOUT_SECS,
+};
 pub use provider::{
-    KeySource, ProviderConfig, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_JWKS_CACHE_TTL_SECS,
-    DEFAULT_JWKS_REFETCH_INTERVAL_SECS, DEFAULT_JWKS_STALE_MAX_SECS, MAX_FETCH_TIMEOUT_MS,
+    KeySource, ProviderConfig, DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_INTROSPECTION_CACHE_MAX_SECS,
+    DEFAULT_JWKS_CACHE_TTL_SECS, DEFAULT_JWKS_REFETCH_INTERVAL_SECS, DEFAULT_JWKS_STALE_MAX_SECS,
+    MAX_FETCH_TIMEOUT_MS,
 };
 pub use rule::{AnyOf, PathMatch, Rule};
 #[cfg(feature = "schema")]
 pub use schema::{json_schema, DRAFT_04};
+pub use secret::Secret;
 pub use source::TokenSource;
 pub use url::{is_loopback, FetchUrl, UrlError};
 
@@ -75,6 +86,9 @@ pub struct Config {
     pub display_errors: bool,
     /// `realm` (default `oidc-filter`): the `realm` of `WWW-Authenticate` challenges.
     pub realm: String,
+    /// Browser login (`callback_path`, `logout_path`, `external_url`, `post_logout_redirect_uri`,
+    /// `login_provider`, `session`): present when a rule has `login`.
+    pub login: Option<LoginConfig>,
 }
 
 impl Config {
@@ -95,9 +109,9 @@ impl Config {
     }
 }
 
-fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
-    let providers = providers(raw.providers)?;
-    let token_sources = token_sources(raw.token_sources)?;
+fn validate(mut raw: RawConfig) -> Result<Config, ConfigError> {
+    let providers = providers(std::mem::take(&mut raw.providers))?;
+    let token_sources = token_sources(raw.token_sources.take())?;
     let clock_skew_secs = raw.clock_skew_secs.unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
     if clock_skew_secs > MAX_CLOCK_SKEW_SECS {
         return Err(ConfigError::new("clock_skew_secs", "must be at most 600"));
@@ -110,12 +124,20 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     }
     let rules = raw
         .rules
+        .take()
         .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(i, r)| rule::validate(r, i))
-        .collect::<Result<_, _>>()?;
-    let scopes_claim = match raw.scopes_claim {
+        .collect::<Result<Vec<_>, _>>()?;
+    let login = login::validate(&mut raw, &providers, &rules)?;
+    if providers.iter().filter(|p| p.introspection).count() > 1 {
+        return Err(ConfigError::new(
+            "providers",
+            "at most one provider may set introspection: opaque tokens name no issuer",
+        ));
+    }
+    let scopes_claim = match raw.scopes_claim.take() {
         Some(path) => vec![claim_path(path, "scopes_claim")?],
         None => DEFAULT_SCOPES_CLAIMS
             .iter()
@@ -123,18 +145,26 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             .collect(),
     };
     let roles_claim = claim_path(
-        raw.roles_claim.unwrap_or(DEFAULT_ROLES_CLAIM.into()),
+        raw.roles_claim.take().unwrap_or(DEFAULT_ROLES_CLAIM.into()),
         "roles_claim",
     )?;
     let groups_claim = claim_path(
-        raw.groups_claim.unwrap_or(DEFAULT_GROUPS_CLAIM.into()),
+        raw.groups_claim
+            .take()
+            .unwrap_or(DEFAULT_GROUPS_CLAIM.into()),
         "groups_claim",
     )?;
     let claims_to_headers = headers::validate(
-        raw.claims_to_headers.map(|m| m.0).unwrap_or_default(),
+        raw.claims_to_headers
+            .take()
+            .map(|m| m.0)
+            .unwrap_or_default(),
         &token_sources,
     )?;
-    let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.to_string());
+    let realm = raw
+        .realm
+        .take()
+        .unwrap_or_else(|| DEFAULT_REALM.to_string());
     check_realm(&realm).map_err(|r| ConfigError::new("realm", r))?;
     Ok(Config {
         providers,
@@ -150,6 +180,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         forward_token: raw.forward_token.unwrap_or(true),
         display_errors: raw.display_errors.unwrap_or(false),
         realm,
+        login,
     })
 }
 

@@ -1,6 +1,7 @@
 //! One identity provider: where its keys come from, which tokens it may issue, and how they are
 //! judged. Validation turns a raw provider object into a [`ProviderConfig`] or a path-named error.
 
+use super::client::{self, ClientConfig};
 use super::issuer::IssuerPattern;
 use super::raw::RawProvider;
 use super::url::FetchUrl;
@@ -18,6 +19,8 @@ pub const DEFAULT_JWKS_REFETCH_INTERVAL_SECS: u64 = 30;
 pub const DEFAULT_JWKS_STALE_MAX_SECS: u64 = 86_400;
 /// Default `fetch_timeout_ms` for discovery and JWKS callouts.
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
+/// Default `introspection_cache_max_secs`.
+pub const DEFAULT_INTROSPECTION_CACHE_MAX_SECS: u64 = 300;
 /// Upper bound of `fetch_timeout_ms`: a paused request must not wait longer than this.
 pub const MAX_FETCH_TIMEOUT_MS: u64 = 60_000;
 
@@ -61,9 +64,17 @@ pub struct ProviderConfig {
     pub issuers_allowed: Vec<IssuerPattern>,
     /// `typ`: the JWS `typ` header tokens must carry (`at+jwt`, RFC 9068), if any.
     pub typ: Option<String>,
-    // Browser login (a later issue) adds `client_id` and `client_secret` here. The secret must be
-    // a newtype whose Debug prints a placeholder, since this struct derives Debug and configs get
-    // logged; see the matching note in `raw`.
+    /// `client_id`, `client_secret`, `token_endpoint_auth_method`, `scopes`, `redirect_uri`: the
+    /// filter's client registration, for login and introspection. The secret never prints.
+    pub client: Option<ClientConfig>,
+    /// `introspection` (default false): opaque tokens, and this provider's JWTs, are checked at
+    /// the RFC 7662 introspection endpoint instead of locally. At most one provider sets it.
+    pub introspection: bool,
+    /// `introspection_endpoint`: overrides discovery's `introspection_endpoint`.
+    pub introspection_endpoint: Option<String>,
+    /// `introspection_cache_max_secs` (default 300, at least 1): the longest an introspection
+    /// answer is reused, even when the token's `exp` is later.
+    pub introspection_cache_max_secs: u64,
 }
 
 /// Where a provider's keys come from, in order of precedence.
@@ -114,8 +125,9 @@ impl ProviderConfig {
 }
 
 /// Validates `providers[index]`.
-pub(super) fn validate(raw: RawProvider, index: usize) -> Result<ProviderConfig, ConfigError> {
+pub(super) fn validate(mut raw: RawProvider, index: usize) -> Result<ProviderConfig, ConfigError> {
     let at = |field: &str| format!("providers[{index}].{field}");
+    let client = client::validate(&mut raw, index)?;
     validate_name(&raw.name).map_err(|r| ConfigError::new(at("name"), r))?;
     let (issuer, kong_discovery) = match &raw.issuer {
         Some(text) => split_issuer(text).map_err(|r| ConfigError::new(at("issuer"), r))?,
@@ -156,7 +168,14 @@ pub(super) fn validate(raw: RawProvider, index: usize) -> Result<ProviderConfig,
         fetch_timeout_ms: raw.fetch_timeout_ms.unwrap_or(DEFAULT_FETCH_TIMEOUT_MS),
         issuers_allowed,
         typ: raw.typ,
+        client,
+        introspection: raw.introspection.unwrap_or(false),
+        introspection_endpoint: raw.introspection_endpoint,
+        introspection_cache_max_secs: raw
+            .introspection_cache_max_secs
+            .unwrap_or(DEFAULT_INTROSPECTION_CACHE_MAX_SECS),
     };
+    check_introspection(&provider, &at)?;
     check_key_source(&provider, &at)?;
     check_settings(&provider, &at)?;
     Ok(provider)
@@ -214,6 +233,43 @@ fn check_settings(p: &ProviderConfig, at: &dyn Fn(&str) -> String) -> Result<(),
         return Err(ConfigError::new(
             at("fetch_timeout_ms"),
             "must be between 1 and 60000",
+        ));
+    }
+    Ok(())
+}
+
+fn check_introspection(p: &ProviderConfig, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    if let Some(uri) = &p.introspection_endpoint {
+        FetchUrl::parse(uri)
+            .map_err(|e| ConfigError::new(at("introspection_endpoint"), e.to_string()))?;
+        if !p.introspection {
+            return Err(ConfigError::new(
+                at("introspection_endpoint"),
+                "only used with \"introspection\": true",
+            ));
+        }
+    }
+    if p.introspection_cache_max_secs == 0 {
+        return Err(ConfigError::new(
+            at("introspection_cache_max_secs"),
+            "must be at least 1",
+        ));
+    }
+    if !p.introspection {
+        return Ok(());
+    }
+    if p.client.is_none() {
+        return Err(ConfigError::new(
+            at("client_id"),
+            "required for introspection",
+        ));
+    }
+    if p.introspection_endpoint.is_none()
+        && !matches!(p.key_source(), Some(KeySource::Discovery(_)))
+    {
+        return Err(ConfigError::new(
+            at("introspection_endpoint"),
+            "required when discovery does not run (jwks or jwks_uri given)",
         ));
     }
     Ok(())

@@ -11,6 +11,8 @@ use serde::Deserialize;
 use std::fmt;
 use std::marker::PhantomData;
 
+use super::secret::Secret;
+
 /// The filter's configuration document.
 #[derive(Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -42,6 +44,25 @@ pub(super) struct RawConfig {
     pub display_errors: Option<bool>,
     /// `realm` of the `WWW-Authenticate` challenge (default `oidc-filter`).
     pub realm: Option<String>,
+    pub callback_path: Option<String>,
+    pub logout_path: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub external_url: Option<String>,
+    pub login_provider: Option<String>,
+    pub session: Option<RawSession>,
+}
+
+#[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSession {
+    pub keys: Vec<Secret>,
+    pub cookie_name: Option<String>,
+    pub secure: Option<bool>,
+    pub idle_timeout_secs: Option<u64>,
+    pub rolling_timeout_secs: Option<u64>,
+    pub absolute_timeout_secs: Option<u64>,
+    pub upstream_token: Option<String>,
 }
 
 /// An identity provider.
@@ -79,8 +100,15 @@ pub(super) struct RawProvider {
     pub issuers_allowed: Option<Vec<String>>,
     /// Required JWS `typ`, e.g. `at+jwt`.
     pub typ: Option<String>,
-    // A future `client_secret` goes here as a `Secret` newtype: its Debug prints a placeholder, and
-    // its Deserialize error must not echo the value (serde_json's "invalid type" messages quote it).
+    pub client_id: Option<String>,
+    /// A `Secret`: its Debug prints a placeholder, and its Deserialize error never echoes the value.
+    pub client_secret: Option<Secret>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub redirect_uri: Option<String>,
+    pub introspection: Option<bool>,
+    pub introspection_endpoint: Option<String>,
+    pub introspection_cache_max_secs: Option<u64>,
 }
 
 /// Where a token is looked for: exactly one of `header`, `cookie` or `query`.
@@ -119,6 +147,8 @@ pub(super) struct RawRule {
     pub groups_required: Option<Vec<String>>,
     /// Claim path -> accepted values; every listed claim needs one accepted value.
     pub claims_required: Option<UniqueMap<Vec<serde_json::Value>>>,
+    pub login: Option<bool>,
+    pub api: Option<bool>,
 }
 
 /// A JSON object kept in document order that refuses duplicate keys (serde_json's own maps keep

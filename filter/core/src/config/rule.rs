@@ -39,6 +39,11 @@ pub struct Rule {
     /// `claims_required`: claim path → accepted values (strings, numbers or booleans); every
     /// listed claim must hold at least one accepted value. In document order.
     pub claims_required: Vec<(String, Vec<Value>)>,
+    /// `login` (default false): a request without a bearer token is authenticated by the session
+    /// cookie; without a session a browser is sent to the provider to sign in.
+    pub login: bool,
+    /// `api` (default false, only with `login`): never redirect, answer 401 without a session.
+    pub api: bool,
 }
 
 pub(super) fn validate(raw: RawRule, index: usize) -> Result<Rule, ConfigError> {
@@ -75,7 +80,23 @@ pub(super) fn validate(raw: RawRule, index: usize) -> Result<Rule, ConfigError> 
         }
         methods.push(m.to_ascii_uppercase());
     }
+    let login = raw.login.unwrap_or(false);
+    let api = raw.api.unwrap_or(false);
+    if login && raw.allow_anonymous == Some(true) {
+        return Err(ConfigError::new(
+            at("login"),
+            "cannot be combined with allow_anonymous",
+        ));
+    }
+    if api && !login {
+        return Err(ConfigError::new(
+            at("api"),
+            "only meaningful with \"login\": true",
+        ));
+    }
     Ok(Rule {
+        login,
+        api,
         path,
         methods,
         allow_anonymous: raw.allow_anonymous.unwrap_or(false),

@@ -10,7 +10,7 @@ const MAX_FIELD_CHARS: usize = 256;
 /// One decision, as logged. Serialised as a single JSON line.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Audit {
-    /// `allow` or `deny`.
+    /// `allow`, `deny`, `login` (sent to the provider, or back from it) or `logout`.
     pub decision: &'static str,
     /// `ok`, `anonymous`, or an `AuthError::code()`.
     pub reason: &'static str,
@@ -74,6 +74,11 @@ pub enum Metric {
     KeyRotation,
     CacheHit,
     CacheMiss,
+    LoginStarted,
+    LoginCompleted,
+    SessionRefreshed,
+    IntrospectionOk,
+    IntrospectionFailed,
 }
 
 impl Metric {
@@ -88,6 +93,11 @@ impl Metric {
             Metric::KeyRotation => "oidc_filter_key_rotations_total".to_string(),
             Metric::CacheHit => "oidc_filter_cache_hits_total".to_string(),
             Metric::CacheMiss => "oidc_filter_cache_misses_total".to_string(),
+            Metric::LoginStarted => "oidc_filter_logins_started_total".to_string(),
+            Metric::LoginCompleted => "oidc_filter_logins_completed_total".to_string(),
+            Metric::SessionRefreshed => "oidc_filter_sessions_refreshed_total".to_string(),
+            Metric::IntrospectionOk => "oidc_filter_introspection_ok_total".to_string(),
+            Metric::IntrospectionFailed => "oidc_filter_introspection_failed_total".to_string(),
         }
     }
 
@@ -102,6 +112,11 @@ impl Metric {
             Metric::KeyRotation,
             Metric::CacheHit,
             Metric::CacheMiss,
+            Metric::LoginStarted,
+            Metric::LoginCompleted,
+            Metric::SessionRefreshed,
+            Metric::IntrospectionOk,
+            Metric::IntrospectionFailed,
         ];
         all.extend(
             crate::error::AuthError::ALL_CODES

@@ -46,7 +46,7 @@ pub enum Decision {
     Allow(Allow),
     /// Answer it locally.
     Deny(Deny),
-    /// Hold it: keys are being fetched. The answer comes later as an `Effect::Resolve`.
+    /// Hold it: keys, a token response or an introspection answer are being fetched. The answer comes later as an `Effect::Resolve`.
     Pause,
 }
 
@@ -59,9 +59,13 @@ pub struct Allow {
     pub set_headers: Vec<(String, String)>,
     /// A new `:path` when the credential was removed from the query string.
     pub new_path: Option<String>,
+    /// Headers to add to the upstream's response (`set-cookie` when a session cookie is rewritten);
+    /// several with the same name are several headers.
+    pub response_headers: Vec<(String, String)>,
 }
 
-/// A local reply.
+/// A local reply: a refusal, or a redirect of the login flow (302 with `location` and
+/// `set-cookie` headers; a name may appear several times).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deny {
     pub status: u16,

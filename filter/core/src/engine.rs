@@ -1,15 +1,18 @@
 //! The filter's brain for one worker VM: takes requests, fetch answers and the passing of time, and
 //! answers with decisions and effects. It owns the providers' key-set state, the verified-token
 //! cache and the paused requests. It never performs I/O: fetches, replies to paused requests, log
-//! lines and metric increments leave as `Effect`s for the adapter to carry out.
+//! lines and metric increments leave as `Effect`s for the adapter to carry out. Random bytes (for
+//! logins and session cookies) come from the adapter's [`Entropy`].
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::audit::{Audit, Metric};
+use crate::audit::Metric;
 use crate::cache::TokenCache;
 use crate::config::{Config, FetchUrl, KeySource};
 use crate::decision::{Decision, Request};
+use crate::entropy::{Entropy, NoEntropy};
+use crate::introspection::AnswerCache;
 use crate::jwks::KeySet;
 use crate::policy::Policy;
 use crate::provider::{FetchKind, Progress, Provider, Settings};
@@ -17,64 +20,22 @@ use crate::response::{self, ReplyStyle};
 use crate::shared::SharedStore;
 use crate::ConfigError;
 
+mod callout;
+mod effect;
+mod introspect;
 mod judge;
+mod login;
+mod session;
+
+pub use effect::{Effect, Fetch, FetchResult, Level};
 
 /// The adapter's handle for a request (its proxy-wasm context id).
 pub type RequestId = u32;
 /// Identifies a fetch between `Effect::Fetch` and `Engine::on_fetch_response`.
 pub type FetchId = u64;
 
-/// Largest discovery or key-set document accepted: real ones are a few KiB.
+/// Largest discovery, key-set, token or introspection document accepted: real ones are a few KiB.
 pub const MAX_FETCH_BYTES: usize = 512 * 1024;
-
-/// An outbound GET the adapter should dispatch (`dispatch_http_call`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetch {
-    pub id: FetchId,
-    /// The callout target: an Envoy cluster name or `host:port` (Kong, our host).
-    pub upstream: String,
-    /// `:scheme` (`https` asks Kong's ngx_wasm_module for TLS).
-    pub scheme: &'static str,
-    pub authority: String,
-    pub path: String,
-    pub timeout: Duration,
-}
-
-/// The answer to a fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchResult {
-    /// The response status and body.
-    Response { status: u16, body: Vec<u8> },
-    /// No response: dispatch refused, connection failed, timed out.
-    Failed(String),
-}
-
-/// A log line's level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
-}
-
-/// Something the adapter must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    Fetch(Fetch),
-    /// The decision for a request that was paused.
-    Resolve {
-        request: RequestId,
-        decision: Decision,
-    },
-    Log {
-        level: Level,
-        message: String,
-    },
-    /// One audit record (JSON) per decision.
-    Audit(Audit),
-    Count(Metric),
-}
 
 #[derive(Debug)]
 struct Pending {
@@ -94,15 +55,46 @@ pub struct Engine {
     cache: TokenCache,
     pending: Vec<Pending>,
     fetches: HashMap<FetchId, (usize, FetchKind)>,
+    /// Callouts to token and introspection endpoints, and the requests parked on them.
+    calls: callout::Calls,
+    /// Introspection answers (RFC 7662), per worker.
+    answers: AnswerCache,
+    entropy: EntropyPort,
     next_fetch: FetchId,
     worker: u64,
     effects: VecDeque<Effect>,
 }
 
+/// The adapter's random source, shown as a name only.
+struct EntropyPort(Box<dyn Entropy>);
+
+impl std::fmt::Debug for EntropyPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Entropy")
+    }
+}
+
 impl Engine {
     /// Builds the engine for a validated configuration. `worker` identifies this VM among its peers
-    /// (a random number drawn by the adapter); it only names the holder of a fetch lease.
+    /// (a random number drawn by the adapter); it only names the holder of a fetch lease. Without
+    /// an entropy source, configurations with login are refused: use [`Engine::with_entropy`].
     pub fn new(config: Config, worker: u64) -> Result<Engine, ConfigError> {
+        if config.login.is_some() {
+            return Err(ConfigError::new(
+                "rules",
+                "login needs a random source: build the engine with Engine::with_entropy",
+            ));
+        }
+        Engine::with_entropy(config, worker, Box::new(NoEntropy))
+    }
+
+    /// Builds the engine with the random source logins and session cookies draw from (the
+    /// adapter's WASI `random_get`, or a scripted source in tests).
+    pub fn with_entropy(
+        config: Config,
+        worker: u64,
+        entropy: Box<dyn Entropy>,
+    ) -> Result<Engine, ConfigError> {
         let mut providers = Vec::with_capacity(config.providers.len());
         let mut effects = VecDeque::new();
         for (i, p) in config.providers.iter().enumerate() {
@@ -148,6 +140,9 @@ impl Engine {
             cache: TokenCache::new(),
             pending: Vec::new(),
             fetches: HashMap::new(),
+            calls: callout::Calls::default(),
+            answers: AnswerCache::default(),
+            entropy: EntropyPort(entropy),
             next_fetch: 1,
             worker,
             effects,
@@ -167,7 +162,10 @@ impl Engine {
     pub fn next_deadline(&self) -> Option<Duration> {
         let providers = self.providers.iter().filter_map(Provider::next_deadline);
         let pending = self.pending.iter().map(|p| p.deadline);
-        providers.chain(pending).min()
+        providers
+            .chain(pending)
+            .chain(self.calls.next_deadline())
+            .min()
     }
 
     /// Starts due fetches, times out lost ones, answers requests that waited too long.
@@ -181,17 +179,21 @@ impl Engine {
             .partition(|p| now >= p.deadline);
         self.pending = waiting;
         for p in due {
-            let decision = self.decide_final(&p.request, now, shared);
-            self.effects.push_back(Effect::Resolve {
-                request: p.id,
-                decision,
-            });
+            let decision = self.decide_final(p.id, &p.request, now, shared);
+            if decision != Decision::Pause {
+                self.effects.push_back(Effect::Resolve {
+                    request: p.id,
+                    decision,
+                });
+            }
         }
+        self.expire_calls(now);
     }
 
     /// A request is gone (client left): forget it if it was waiting.
     pub fn cancel(&mut self, id: RequestId) {
         self.pending.retain(|p| p.id != id);
+        self.calls.cancel(id);
     }
 
     /// The answer to `Effect::Fetch { id, .. }`.
@@ -203,6 +205,7 @@ impl Engine {
         shared: &mut dyn SharedStore,
     ) {
         let Some((index, kind)) = self.fetches.remove(&id) else {
+            self.call_answered(id, result, now, shared);
             return;
         };
         let body = match result {
@@ -289,6 +292,9 @@ impl Engine {
             authority: parsed.authority(),
             path: parsed.path_and_query.clone(),
             timeout: self.providers[index].settings().fetch_timeout,
+            method: "GET",
+            headers: Vec::new(),
+            body: Vec::new(),
         };
         self.effects.push_back(Effect::Fetch(fetch));
     }
@@ -302,12 +308,15 @@ impl Engine {
         for p in ready {
             let decision = match self.judge(&p.request, now, shared, false) {
                 judge::Verdict::Decided(d) => d,
-                judge::Verdict::Wait(_) => self.decide_final(&p.request, now, shared),
+                judge::Verdict::Wait(_) => self.decide_final(p.id, &p.request, now, shared),
+                judge::Verdict::Call(call) => self.park(p.id, &p.request, call, now),
             };
-            self.effects.push_back(Effect::Resolve {
-                request: p.id,
-                decision,
-            });
+            if decision != Decision::Pause {
+                self.effects.push_back(Effect::Resolve {
+                    request: p.id,
+                    decision,
+                });
+            }
         }
     }
 
@@ -321,6 +330,7 @@ impl Engine {
     ) -> Decision {
         match self.judge(request, now, shared, true) {
             judge::Verdict::Decided(decision) => decision,
+            judge::Verdict::Call(call) => self.park(id, request, call, now),
             judge::Verdict::Wait(provider) => {
                 let timeout = self.providers[provider].settings().fetch_timeout;
                 // Waits for the fetch under way (two attempts at most, discovery then keys).
@@ -338,15 +348,17 @@ impl Engine {
         }
     }
 
-    /// Judges without waiting any more: missing keys are a 503, unknown kids a 401.
+    /// Judges without waiting for keys any more: missing keys are a 503, unknown kids a 401.
     fn decide_final(
         &mut self,
+        id: RequestId,
         request: &Request,
         now: Duration,
         shared: &mut dyn SharedStore,
     ) -> Decision {
         match self.judge(request, now, shared, false) {
             judge::Verdict::Decided(d) => d,
+            judge::Verdict::Call(call) => self.park(id, request, call, now),
             judge::Verdict::Wait(_) => Decision::Deny(response::deny(
                 &crate::AuthError::KeysUnavailable,
                 self.reply_style(),

@@ -50,6 +50,17 @@ pub enum AuthError {
     /// The request path reads differently to different servers (encoded slashes, dot segments
     /// that would change which rule applies): refused rather than guessed.
     AmbiguousPath,
+    /// A login callback without a matching pending login: no login cookie, an expired or altered
+    /// one, a `state` that differs, or no `code`.
+    LoginStateInvalid,
+    /// The provider refused the login, the code exchange failed, or the ID token was invalid.
+    LoginFailed,
+    /// The provider's token or introspection endpoint could not be reached or answered wrongly.
+    IdpUnavailable,
+    /// Introspection (RFC 7662) says the token is not active.
+    InactiveToken,
+    /// No random bytes for a login or a session cookie.
+    EntropyUnavailable,
 }
 
 impl AuthError {
@@ -74,6 +85,11 @@ impl AuthError {
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::KeysUnavailable => "keys_unavailable",
             AuthError::AmbiguousPath => "ambiguous_path",
+            AuthError::LoginStateInvalid => "login_state_invalid",
+            AuthError::LoginFailed => "login_failed",
+            AuthError::IdpUnavailable => "idp_unavailable",
+            AuthError::InactiveToken => "inactive_token",
+            AuthError::EntropyUnavailable => "entropy_unavailable",
         }
     }
 
@@ -97,6 +113,11 @@ impl AuthError {
         "insufficient_scope",
         "keys_unavailable",
         "ambiguous_path",
+        "login_state_invalid",
+        "login_failed",
+        "idp_unavailable",
+        "inactive_token",
+        "entropy_unavailable",
     ];
 
     /// 401 for a missing or invalid token, 403 for missing entitlements, 503 when keys are missing,
@@ -104,8 +125,10 @@ impl AuthError {
     pub fn http_status(&self) -> u16 {
         match self {
             AuthError::InsufficientScope { .. } => 403,
-            AuthError::KeysUnavailable => 503,
-            AuthError::AmbiguousPath => 400,
+            AuthError::KeysUnavailable
+            | AuthError::IdpUnavailable
+            | AuthError::EntropyUnavailable => 503,
+            AuthError::AmbiguousPath | AuthError::LoginStateInvalid => 400,
             _ => 401,
         }
     }
@@ -116,8 +139,10 @@ impl AuthError {
         match self {
             AuthError::Missing => None,
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
-            AuthError::KeysUnavailable => Some("temporarily_unavailable"),
-            AuthError::AmbiguousPath => Some("invalid_request"),
+            AuthError::KeysUnavailable
+            | AuthError::IdpUnavailable
+            | AuthError::EntropyUnavailable => Some("temporarily_unavailable"),
+            AuthError::AmbiguousPath | AuthError::LoginStateInvalid => Some("invalid_request"),
             _ => Some("invalid_token"),
         }
     }
@@ -143,6 +168,11 @@ impl AuthError {
             AuthError::InsufficientScope { .. } => "the token lacks the required scope",
             AuthError::KeysUnavailable => "signing keys are temporarily unavailable",
             AuthError::AmbiguousPath => "the request path is ambiguous",
+            AuthError::LoginStateInvalid => "no matching login is under way; start again",
+            AuthError::LoginFailed => "the sign-in could not be completed",
+            AuthError::IdpUnavailable => "the identity provider is temporarily unavailable",
+            AuthError::InactiveToken => "the token is not active",
+            AuthError::EntropyUnavailable => "the service is temporarily unavailable",
         }
     }
 }

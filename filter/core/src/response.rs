@@ -34,7 +34,7 @@ pub fn deny(err: &AuthError, style: ReplyStyle<'_>) -> Deny {
 
 /// RFC 6750 section 3 challenge. 503 answers carry none: the token was not judged.
 fn challenge(err: &AuthError, style: ReplyStyle<'_>) -> Option<String> {
-    if matches!(err, AuthError::KeysUnavailable) {
+    if err.http_status() == 503 {
         return None;
     }
     let mut out = format!("Bearer realm=\"{}\"", quote_safe(style.realm));

@@ -5,6 +5,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use super::callout::CallPlan;
 use super::{Effect, Engine};
 use crate::audit::{Audit, Metric};
 use crate::cache::{self, Verified};
@@ -17,13 +18,16 @@ use crate::{claims, jws, response, verify};
 
 pub(super) enum Verdict {
     Decided(Decision),
-    /// Wait for this provider's keys.
+    /// Wait for this provider's keys (or discovery metadata).
     Wait(usize),
+    /// Wait for a callout to the token or introspection endpoint.
+    Call(CallPlan),
 }
 
-enum Auth {
+pub(super) enum Auth {
     Ok(Verified),
     Wait(usize),
+    Call(CallPlan),
     Err(AuthError),
 }
 
@@ -38,28 +42,35 @@ impl Engine {
         let route = self.policy.route(&req.method, req.path_only());
         let ambiguous = matches!(route, Route::Ambiguous);
         let route = route.rule().map(|(i, r)| (i, r.allow_anonymous));
-        let mut audit = Audit {
-            method: req.method.clone(),
-            path: req.path_only().to_string(),
-            source: req.source.clone(),
-            rule: route.map(|(i, _)| i),
-            ..Audit::default()
-        };
+        let mut audit = request_audit(req);
+        audit.rule = route.map(|(i, _)| i);
         if ambiguous {
             return Verdict::Decided(self.refuse(AuthError::AmbiguousPath, audit));
         }
+        if let Some(verdict) = self.login_paths(req, now, &audit, may_wait) {
+            return verdict;
+        }
         let anonymous_ok = route.is_some_and(|(_, anon)| anon);
-        let found = match extract::find_token(&self.config.token_sources, req) {
-            Ok(Some(found)) => found,
-            Ok(None) if anonymous_ok => {
+        let login_rule = route
+            .map(|(i, _)| i)
+            .filter(|i| self.config.rules[*i].login);
+        let found = match (
+            extract::find_token(&self.config.token_sources, req),
+            login_rule,
+        ) {
+            (Ok(Some(found)), _) => found,
+            // No bearer token on a login route: the session cookie authenticates.
+            (Ok(None), Some(rule)) => return self.session_request(req, rule, now, may_wait, audit),
+            (Ok(None), None) if anonymous_ok => {
                 return Verdict::Decided(self.allow_anonymous(req, None, audit, "anonymous"))
             }
-            Ok(None) => return Verdict::Decided(self.refuse(AuthError::Missing, audit)),
-            Err(e) => return Verdict::Decided(self.refuse(e, audit)),
+            (Ok(None), None) => return Verdict::Decided(self.refuse(AuthError::Missing, audit)),
+            (Err(e), _) => return Verdict::Decided(self.refuse(e, audit)),
         };
         let verified = match self.authenticate(&found.token, now, shared, may_wait, &mut audit) {
             Auth::Ok(v) => v,
             Auth::Wait(provider) => return Verdict::Wait(provider),
+            Auth::Call(plan) => return Verdict::Call(plan),
             // Kong's semantics for anonymous routes: a bad credential makes the request anonymous.
             Auth::Err(e) if anonymous_ok => {
                 return Verdict::Decided(self.allow_anonymous(req, Some(&found), audit, e.code()))
@@ -100,7 +111,13 @@ impl Engine {
         self.count(Metric::CacheMiss);
         let jws = match jws::parse(token) {
             Ok(jws) => jws,
-            Err(e) => return Auth::Err(e),
+            // Not a JWT: an opaque token, for the provider that introspects them, if any.
+            Err(e) => {
+                return match self.config.providers.iter().position(|p| p.introspection) {
+                    Some(index) => self.introspect(index, token, now, may_wait, audit),
+                    None => Auth::Err(e),
+                }
+            }
         };
         audit.set_identity(&jws.claims);
         let iss = jws.claims.get("iss").and_then(|v| v.as_str());
@@ -112,6 +129,9 @@ impl Engine {
         }) else {
             return Auth::Err(AuthError::UnknownIssuer);
         };
+        if self.config.providers[index].introspection {
+            return self.introspect(index, token, now, may_wait, audit);
+        }
         let pcfg = &self.config.providers[index];
         audit.provider = Some(pcfg.name.clone());
         // The algorithm comes from the attacker-controlled header: it must be on the provider's
@@ -247,7 +267,7 @@ impl Engine {
 
     /// Identity headers are always removed first, so a client cannot forge them; the credential is
     /// removed too when it must not reach the upstream.
-    fn identity_cleared(&self, req: &Request, found: Option<&Found>) -> Allow {
+    pub(super) fn identity_cleared(&self, req: &Request, found: Option<&Found>) -> Allow {
         let mut allow = Allow {
             remove_headers: self
                 .config
@@ -263,6 +283,11 @@ impl Engine {
         allow
     }
 
+    /// Refuses a request judged earlier (its callout failed or timed out).
+    pub(super) fn refuse_request(&mut self, req: &Request, err: AuthError) -> Decision {
+        self.refuse(err, request_audit(req))
+    }
+
     pub(super) fn refuse(&mut self, err: AuthError, mut audit: Audit) -> Decision {
         let deny = response::deny(&err, self.reply_style());
         audit.decision = "deny";
@@ -271,5 +296,15 @@ impl Engine {
         self.count(Metric::Denied(err.code()));
         self.effects.push_back(Effect::Audit(audit));
         Decision::Deny(deny)
+    }
+}
+
+/// The audit record's request fields.
+pub(super) fn request_audit(req: &Request) -> Audit {
+    Audit {
+        method: req.method.clone(),
+        path: req.path_only().to_string(),
+        source: req.source.clone(),
+        ..Audit::default()
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
         }
     }
     for (request, decision) in resolves {
-        resolve(request, &decision);
+        resolve(vm, request, &decision);
     }
     if own != 0 {
         let _ = hostcalls::set_effective_context(own);
@@ -39,15 +39,19 @@ pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
 }
 
 fn dispatch(ctx: &dyn Context, vm: &SharedVm, fetch: &Fetch) {
-    let headers = vec![
-        (":method", "GET"),
+    let mut headers = vec![
+        (":method", fetch.method),
         (":path", fetch.path.as_str()),
         (":authority", fetch.authority.as_str()),
         (":scheme", fetch.scheme),
-        ("accept", "application/json"),
         ("user-agent", "oidc-filter"),
     ];
-    match ctx.dispatch_http_call(&fetch.upstream, headers, None, vec![], fetch.timeout) {
+    if !fetch.headers.iter().any(|(n, _)| n == "accept") {
+        headers.push(("accept", "application/json"));
+    }
+    headers.extend(fetch.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    let body = (!fetch.body.is_empty()).then_some(fetch.body.as_slice());
+    match ctx.dispatch_http_call(&fetch.upstream, headers, body, vec![], fetch.timeout) {
         Ok(token) => {
             vm.borrow_mut().callouts.insert(token, fetch.id);
         }
@@ -64,13 +68,13 @@ fn dispatch(ctx: &dyn Context, vm: &SharedVm, fetch: &Fetch) {
 }
 
 /// Applies a decision to a paused request of this VM.
-fn resolve(request: u32, decision: &Decision) {
+fn resolve(vm: &SharedVm, request: u32, decision: &Decision) {
     if hostcalls::set_effective_context(request).is_err() {
         return; // the request is gone
     }
     match decision {
         Decision::Allow(allow) => {
-            apply_allow(allow);
+            apply_allow(vm, request, allow);
             let _ = hostcalls::resume_http_request();
         }
         Decision::Deny(deny) => send_deny(deny),
@@ -78,7 +82,14 @@ fn resolve(request: u32, decision: &Decision) {
     }
 }
 
-pub(crate) fn apply_allow(allow: &oidc_filter_core::decision::Allow) {
+/// Applies an allow decision to the request headers of the effective context `request`, and keeps
+/// its response headers for `on_http_response_headers`.
+pub(crate) fn apply_allow(vm: &SharedVm, request: u32, allow: &oidc_filter_core::decision::Allow) {
+    if !allow.response_headers.is_empty() {
+        vm.borrow_mut()
+            .response_headers
+            .insert(request, allow.response_headers.clone());
+    }
     for name in &allow.remove_headers {
         let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
     }
@@ -90,6 +101,8 @@ pub(crate) fn apply_allow(allow: &oidc_filter_core::decision::Allow) {
     }
 }
 
+/// Sends a local reply: a refusal or a login redirect. Repeated names (`set-cookie`) are sent as
+/// separate headers.
 pub(crate) fn send_deny(deny: &oidc_filter_core::decision::Deny) {
     let headers: Vec<(&str, &str)> = deny
         .headers

@@ -4,7 +4,7 @@
 use oidc_filter_core::decision::{Decision, Request};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, MapType};
 
 use crate::shared::HostShared;
 use crate::{effects, now, SharedVm};
@@ -61,7 +61,9 @@ impl Context for Stream {
     }
 
     fn on_done(&mut self) -> bool {
-        self.vm.borrow_mut().engine.cancel(self.id);
+        let mut vm = self.vm.borrow_mut();
+        vm.engine.cancel(self.id);
+        vm.response_headers.remove(&self.id);
         true
     }
 }
@@ -77,7 +79,7 @@ impl HttpContext for Stream {
         effects::run(self, self.id, &self.vm);
         match decision {
             Decision::Allow(allow) => {
-                effects::apply_allow(&allow);
+                effects::apply_allow(&self.vm, self.id, &allow);
                 Action::Continue
             }
             Decision::Deny(deny) => {
@@ -86,5 +88,14 @@ impl HttpContext for Stream {
             }
             Decision::Pause => Action::Pause,
         }
+    }
+
+    /// Adds what the decision asked for on the way back (a rewritten session cookie).
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        let headers = self.vm.borrow_mut().response_headers.remove(&self.id);
+        for (name, value) in headers.unwrap_or_default() {
+            let _ = hostcalls::add_map_value(MapType::HttpResponseHeaders, &name, &value);
+        }
+        Action::Continue
     }
 }

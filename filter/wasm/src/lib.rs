@@ -6,6 +6,7 @@
 
 mod effects;
 mod http;
+mod random;
 mod shared;
 
 use std::cell::RefCell;
@@ -37,6 +38,8 @@ pub(crate) struct Vm {
     pub callouts: HashMap<u32, FetchId>,
     /// Metric name → host metric id.
     pub metrics: HashMap<String, u32>,
+    /// Response headers (`set-cookie`) to add when a request's response comes, by context id.
+    pub response_headers: HashMap<u32, Vec<(String, String)>>,
 }
 
 pub(crate) type SharedVm = Rc<RefCell<Vm>>;
@@ -106,18 +109,19 @@ impl Context for Root {
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         let bytes = self.get_plugin_configuration().unwrap_or_default();
-        let engine =
-            match Config::from_json(&bytes).and_then(|c| Engine::new(c, worker_id(self.id))) {
-                Ok(engine) => engine,
-                Err(e) => {
-                    // The field path and reason: what an operator needs to fix the document.
-                    log(
-                        LogLevel::Critical,
-                        &format!("oidc filter configuration refused: {e}"),
-                    );
-                    return false;
-                }
-            };
+        let engine = match Config::from_json(&bytes)
+            .and_then(|c| Engine::with_entropy(c, worker_id(self.id), Box::new(random::WasiRandom)))
+        {
+            Ok(engine) => engine,
+            Err(e) => {
+                // The field path and reason: what an operator needs to fix the document.
+                log(
+                    LogLevel::Critical,
+                    &format!("oidc filter configuration refused: {e}"),
+                );
+                return false;
+            }
+        };
         if let Err(status) = hostcalls::set_tick_period(TICK) {
             log(
                 LogLevel::Critical,
@@ -129,6 +133,7 @@ impl RootContext for Root {
             engine,
             callouts: HashMap::new(),
             metrics: define_metrics(),
+            response_headers: HashMap::new(),
         }));
         effects::run(self, self.id, &vm);
         self.vm = Some(vm);

@@ -1,0 +1,152 @@
+//! `oidc-host`: run the OIDC filter standalone (`run`), validate a configuration (`check`), or try it
+//! out with a local issuer and echo upstream (`demo`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use oidc_host::config::HostConfig;
+use oidc_host::proxy::{self, Gateway};
+
+#[derive(Parser)]
+#[command(
+    name = "oidc-host",
+    version,
+    about = "Run the OIDC/JWT proxy-wasm filter in front of an HTTP application"
+)]
+struct Cli {
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    /// Log filter (`info`, `debug`, `oidc_host=trace`, ...); RUST_LOG also works.
+    #[arg(long, default_value = "info", global = true)]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway described by a config file until SIGTERM or Ctrl-C.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate the host config and the filter's configuration (through its on_configure), then exit.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Start a local issuer, an echo upstream and the gateway, and print curl commands to try.
+    Demo {
+        /// Port for the gateway (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .with_context(|| format!("invalid --log-level {level:?}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = init_logging(cli.log_format, &cli.log_level) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run { config } => run(&config).await,
+            Command::Check { config } => check(&config).await,
+            Command::Demo { port } => demo(port).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = HostConfig::load(path)?;
+    let gateway = Gateway::start(&config).await?;
+    tracing::info!(addr = %gateway.addr(), "ready");
+    shutdown_signal().await;
+    tracing::info!("signal received; stopping");
+    gateway.shutdown().await;
+    Ok(())
+}
+
+async fn demo(port: u16) -> anyhow::Result<()> {
+    let demo = oidc_host::demo::Demo::start(port, oidc_host::embedded::FILTER_WASM.to_vec())
+        .await
+        .context("cannot start the demo")?;
+    println!("{}", demo.instructions());
+    shutdown_signal().await;
+    demo.gateway.shutdown().await;
+    Ok(())
+}
+
+async fn check(path: &std::path::Path) -> anyhow::Result<()> {
+    let config = HostConfig::load(path)?;
+    proxy::check(&config)
+        .await
+        .with_context(|| format!("{} is not valid", path.display()))?;
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

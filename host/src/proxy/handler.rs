@@ -1,0 +1,354 @@
+//! One request's trip: client head → filter → upstream → filter → client, with bodies streamed
+//! through the filter chunk by chunk by pump tasks. Security invariant: nothing reaches the upstream
+//! before the filter's request-headers verdict is `Continue`, and any filter failure answers 503
+//! (fail closed) — a request is never passed because the filter could not decide.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use tokio::sync::{oneshot, Mutex};
+
+use super::body::{self, Aborted, FrameSender, ProxyBody};
+use super::headers::{
+    add_forwarded, header_bytes, pseudo, request_pairs, response_pairs, split_pairs,
+    strip_hop_by_hop,
+};
+use crate::admin::HostMetrics;
+use crate::runtime::{FilterFailure, LocalResponse, Pool, Stream, Verdict};
+
+/// The scheme clients reach this proxy with (it does not terminate TLS).
+const LISTENER_SCHEME: &str = "http";
+
+type SharedStream = Arc<Mutex<Stream>>;
+
+/// What a request-body pump reports when the filter ends the exchange early.
+enum EarlyEnd {
+    Local(LocalResponse),
+    Failed(FilterFailure),
+}
+
+pub struct Proxy {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) client: Client<HttpConnector, ProxyBody>,
+    /// `host:port` of the protected application.
+    pub(crate) upstream_authority: String,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) upstream_timeout: Duration,
+    pub(crate) metrics: Arc<HostMetrics>,
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
+    let mut response = Response::new(body::full(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+impl Proxy {
+    pub async fn handle(&self, req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+        self.metrics.request_started();
+        let response = self.route(req, client).await;
+        self.metrics.response_sent(response.status().as_u16());
+        response
+    }
+
+    fn local(&self, local: LocalResponse) -> Response<ProxyBody> {
+        self.metrics.local_response();
+        let (_, headers) = split_pairs(local.headers);
+        let mut response = Response::new(body::full(local.body));
+        *response.status_mut() =
+            StatusCode::from_u16(local.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *response.headers_mut() = headers;
+        strip_hop_by_hop(response.headers_mut());
+        response.headers_mut().remove(http::header::CONTENT_LENGTH);
+        response
+    }
+
+    fn fail_closed(&self, failure: &FilterFailure) -> Response<ProxyBody> {
+        self.metrics.filter_failure();
+        tracing::error!(error = %failure, "filter failed; request failed closed");
+        plain(StatusCode::SERVICE_UNAVAILABLE, "filter unavailable\n")
+    }
+
+    async fn route(&self, req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+        if header_bytes(req.headers()) > self.max_header_bytes {
+            return plain(
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request headers too large\n",
+            );
+        }
+        let (mut parts, incoming) = req.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        let pairs = request_pairs(&parts, LISTENER_SCHEME);
+        let original_authority = pseudo(&pairs, ":authority").unwrap_or("").to_owned();
+        let end_of_stream = incoming.is_end_stream();
+
+        let stream: SharedStream = Arc::new(Mutex::new(self.pool.stream(Some(client))));
+        let verdict = stream
+            .lock()
+            .await
+            .request_headers(pairs, end_of_stream)
+            .await;
+        let pairs = match verdict {
+            Ok(Verdict::Continue(pairs)) => pairs,
+            Ok(Verdict::Respond(local)) => return self.local(local),
+            Err(failure) => return self.fail_closed(&failure),
+        };
+
+        let (pseudo_headers, mut headers) = split_pairs(pairs);
+        let method = pseudo(&pseudo_headers, ":method")
+            .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
+            .unwrap_or(parts.method);
+        let path = pseudo(&pseudo_headers, ":path").unwrap_or("/");
+        let authority = pseudo(&pseudo_headers, ":authority").unwrap_or(&original_authority);
+        let uri: http::Uri = match format!("http://{}{}", self.upstream_authority, path).parse() {
+            Ok(uri) => uri,
+            Err(_) => {
+                tracing::error!("filter produced an invalid :path; request failed closed");
+                return self.fail_closed(&FilterFailure::Trapped("invalid :path".into()));
+            }
+        };
+        strip_hop_by_hop(&mut headers);
+        headers.remove(http::header::HOST);
+        if let Ok(host) = http::HeaderValue::from_str(authority) {
+            headers.insert(http::header::HOST, host);
+        }
+        add_forwarded(&mut headers, client, LISTENER_SCHEME, &original_authority);
+
+        let (early_tx, early_rx) = oneshot::channel();
+        let upstream_body = if end_of_stream {
+            body::empty()
+        } else {
+            let (tx, channel) = body::channel();
+            tokio::spawn(pump_request(incoming, stream.clone(), tx, early_tx));
+            body::streamed(channel)
+        };
+        let mut upstream_request = Request::new(upstream_body);
+        *upstream_request.method_mut() = method;
+        *upstream_request.uri_mut() = uri;
+        *upstream_request.version_mut() = http::Version::HTTP_11;
+        *upstream_request.headers_mut() = headers;
+
+        let exchange =
+            tokio::time::timeout(self.upstream_timeout, self.client.request(upstream_request));
+        let upstream = tokio::select! {
+            result = exchange => result,
+            Ok(early) = early_rx => return match early {
+                EarlyEnd::Local(local) => self.local(local),
+                EarlyEnd::Failed(failure) => self.fail_closed(&failure),
+            },
+        };
+        let response = match upstream {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
+                self.metrics.upstream_error();
+                tracing::warn!(error = %error, upstream = %self.upstream_authority, "upstream unreachable");
+                return plain(StatusCode::BAD_GATEWAY, "upstream unavailable\n");
+            }
+            Err(_) => {
+                self.metrics.upstream_error();
+                tracing::warn!(upstream = %self.upstream_authority, "upstream timed out");
+                return plain(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n");
+            }
+        };
+        self.respond(response, stream).await
+    }
+
+    async fn respond(
+        &self,
+        response: Response<Incoming>,
+        stream: SharedStream,
+    ) -> Response<ProxyBody> {
+        let (mut parts, incoming) = response.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        let end_of_stream = incoming.is_end_stream();
+        let pairs = response_pairs(parts.status, &parts.headers);
+        let verdict = stream
+            .lock()
+            .await
+            .response_headers(pairs, end_of_stream)
+            .await;
+        let pairs = match verdict {
+            Ok(Verdict::Continue(pairs)) => pairs,
+            Ok(Verdict::Respond(local)) => return self.local(local),
+            Err(failure) => return self.fail_closed(&failure),
+        };
+        let (pseudo_headers, mut headers) = split_pairs(pairs);
+        strip_hop_by_hop(&mut headers);
+        let status = pseudo(&pseudo_headers, ":status")
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(parts.status);
+        let body = if end_of_stream {
+            // The stream ends (on_log) when the last holder drops it, here.
+            drop(stream);
+            body::empty()
+        } else {
+            let (tx, channel) = body::channel();
+            tokio::spawn(pump_response(incoming, stream, tx));
+            body::streamed(channel)
+        };
+        let mut client_response = Response::new(body);
+        *client_response.status_mut() = status;
+        *client_response.headers_mut() = headers;
+        client_response
+    }
+}
+
+fn abort_frame(reason: &str) -> Result<Frame<Bytes>, body::BoxError> {
+    Err(Box::new(Aborted(reason.to_owned())))
+}
+
+/// Client body → filter → upstream body. Stops early when the filter answers or fails.
+async fn pump_request(
+    mut incoming: Incoming,
+    stream: SharedStream,
+    tx: FrameSender,
+    early: oneshot::Sender<EarlyEnd>,
+) {
+    loop {
+        let Some(frame) = incoming.frame().await else {
+            let verdict = stream.lock().await.request_body(Bytes::new(), true).await;
+            let _ = forward_data(verdict, &tx, early).await;
+            return;
+        };
+        let Ok(frame) = frame else {
+            let _ = tx.send(abort_frame("client body aborted")).await;
+            return;
+        };
+        let frame = match frame.into_data() {
+            Ok(data) => {
+                let end = incoming.is_end_stream();
+                let verdict = stream.lock().await.request_body(data, end).await;
+                match verdict {
+                    Ok(Verdict::Continue(chunk)) => {
+                        if !chunk.is_empty() && tx.send(Ok(Frame::data(chunk))).await.is_err() {
+                            return;
+                        }
+                        if end {
+                            return;
+                        }
+                        continue;
+                    }
+                    other => {
+                        let _ = forward_data(other, &tx, early).await;
+                        return;
+                    }
+                }
+            }
+            Err(frame) => frame,
+        };
+        if let Ok(trailers) = frame.into_trailers() {
+            let pairs = crate::callout::to_pairs(&trailers);
+            match stream.lock().await.request_trailers(pairs).await {
+                Ok(Verdict::Continue(pairs)) => {
+                    let (_, map) = split_pairs(pairs);
+                    let _ = tx.send(Ok(Frame::trailers(map))).await;
+                }
+                Ok(Verdict::Respond(local)) => {
+                    let _ = tx.send(abort_frame("filter answered locally")).await;
+                    let _ = early.send(EarlyEnd::Local(local));
+                }
+                Err(failure) => {
+                    let _ = tx.send(abort_frame("filter failed")).await;
+                    let _ = early.send(EarlyEnd::Failed(failure));
+                }
+            }
+            return;
+        }
+    }
+}
+
+/// Applies a body verdict that ends the pump: forwards the last chunk, or reports an early end.
+async fn forward_data(
+    verdict: Result<Verdict<Bytes>, FilterFailure>,
+    tx: &FrameSender,
+    early: oneshot::Sender<EarlyEnd>,
+) -> Result<(), ()> {
+    match verdict {
+        Ok(Verdict::Continue(chunk)) => {
+            if !chunk.is_empty() {
+                tx.send(Ok(Frame::data(chunk))).await.map_err(|_| ())?;
+            }
+            Ok(())
+        }
+        Ok(Verdict::Respond(local)) => {
+            let _ = tx.send(abort_frame("filter answered locally")).await;
+            let _ = early.send(EarlyEnd::Local(local));
+            Err(())
+        }
+        Err(failure) => {
+            let _ = tx.send(abort_frame("filter failed")).await;
+            let _ = early.send(EarlyEnd::Failed(failure));
+            Err(())
+        }
+    }
+}
+
+/// Upstream body → filter → client body. Once the head is sent, a filter that fails or answers
+/// locally can only abort the body (the client sees a reset, never unfiltered data).
+async fn pump_response(mut incoming: Incoming, stream: SharedStream, tx: FrameSender) {
+    loop {
+        let Some(frame) = incoming.frame().await else {
+            if let Ok(Verdict::Continue(chunk)) =
+                stream.lock().await.response_body(Bytes::new(), true).await
+            {
+                if !chunk.is_empty() {
+                    let _ = tx.send(Ok(Frame::data(chunk))).await;
+                }
+                return;
+            }
+            let _ = tx.send(abort_frame("filter stopped the response")).await;
+            return;
+        };
+        let Ok(frame) = frame else {
+            let _ = tx.send(abort_frame("upstream body aborted")).await;
+            return;
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                let end = incoming.is_end_stream();
+                match stream.lock().await.response_body(data, end).await {
+                    Ok(Verdict::Continue(chunk)) => {
+                        if !chunk.is_empty() && tx.send(Ok(Frame::data(chunk))).await.is_err() {
+                            return;
+                        }
+                        if end {
+                            return;
+                        }
+                    }
+                    Ok(Verdict::Respond(_)) | Err(_) => {
+                        tracing::warn!("filter stopped a response after its headers were sent");
+                        let _ = tx.send(abort_frame("filter stopped the response")).await;
+                        return;
+                    }
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    let pairs = crate::callout::to_pairs(&trailers);
+                    match stream.lock().await.response_trailers(pairs).await {
+                        Ok(Verdict::Continue(pairs)) => {
+                            let (_, map) = split_pairs(pairs);
+                            let _ = tx.send(Ok(Frame::trailers(map))).await;
+                        }
+                        _ => {
+                            let _ = tx.send(abort_frame("filter stopped the response")).await;
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}

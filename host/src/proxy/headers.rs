@@ -1,0 +1,172 @@
+//! Conversions between hyper's header maps and the filter's `(name, value)` pairs with Envoy-style
+//! pseudo-headers, hop-by-hop removal and the `X-Forwarded-*` headers. Pure functions, no I/O.
+
+use std::net::SocketAddr;
+
+use http::header::{HeaderName, HeaderValue};
+use http::HeaderMap;
+
+use crate::callout::HOP_BY_HOP;
+
+/// Sum of name and value bytes, the measure the header limit applies to.
+pub fn header_bytes(map: &HeaderMap) -> usize {
+    map.iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
+/// Removes hop-by-hop headers, including those the `Connection` header names (RFC 9110 §7.6.1).
+pub fn strip_hop_by_hop(map: &mut HeaderMap) {
+    let named: Vec<HeaderName> = map
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        map.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        map.remove(*name);
+    }
+}
+
+/// The filter's view of a request head: `:method`, `:path`, `:authority`, `:scheme`, then the
+/// headers without `host` (its value is `:authority`, as Envoy presents it).
+pub fn request_pairs(parts: &http::request::Parts, scheme: &str) -> Vec<(String, String)> {
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        })
+        .unwrap_or_default();
+    let mut pairs = Vec::with_capacity(parts.headers.len() + 4);
+    pairs.push((":method".to_owned(), parts.method.as_str().to_owned()));
+    pairs.push((":path".to_owned(), path));
+    pairs.push((":authority".to_owned(), authority));
+    pairs.push((":scheme".to_owned(), scheme.to_owned()));
+    for (name, value) in &parts.headers {
+        if name == http::header::HOST {
+            continue;
+        }
+        pairs.push((
+            name.as_str().to_owned(),
+            String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        ));
+    }
+    pairs
+}
+
+/// The filter's view of a response head: `:status`, then the headers.
+pub fn response_pairs(status: http::StatusCode, headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut pairs = Vec::with_capacity(headers.len() + 1);
+    pairs.push((":status".to_owned(), status.as_str().to_owned()));
+    pairs.extend(crate::callout::to_pairs(headers));
+    pairs
+}
+
+/// Splits pairs back into pseudo-headers and a header map; invalid names or values are dropped
+/// (a filter cannot make the proxy emit a malformed header).
+pub fn split_pairs(pairs: Vec<(String, String)>) -> (Vec<(String, String)>, HeaderMap) {
+    let mut pseudo = Vec::new();
+    let mut map = HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if name.starts_with(':') {
+            pseudo.push((name, value));
+            continue;
+        }
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            continue;
+        };
+        map.append(name, value);
+    }
+    (pseudo, map)
+}
+
+pub fn pseudo<'a>(pseudo: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pseudo
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Adds `X-Forwarded-For` (appended to any the client sent), `-Proto` and `-Host` (set: this proxy
+/// is the edge that knows them).
+pub fn add_forwarded(map: &mut HeaderMap, client: SocketAddr, scheme: &str, host: &str) {
+    let client_ip = client.ip().to_string();
+    let xff = match map.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {client_ip}"),
+        _ => client_ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&xff) {
+        map.insert("x-forwarded-for", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(scheme) {
+        map.insert("x-forwarded-proto", value);
+    }
+    match HeaderValue::from_str(host) {
+        Ok(value) if !host.is_empty() => {
+            map.insert("x-forwarded-host", value);
+        }
+        _ => {
+            map.remove("x-forwarded-host");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_headers_named_by_connection() {
+        let mut map = HeaderMap::new();
+        map.insert("connection", HeaderValue::from_static("close, x-secret"));
+        map.insert("x-secret", HeaderValue::from_static("1"));
+        map.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        map.insert("accept", HeaderValue::from_static("*/*"));
+        strip_hop_by_hop(&mut map);
+        assert_eq!(map.len(), 1);
+        assert!(map.contains_key("accept"));
+    }
+
+    #[test]
+    fn appends_client_address_to_forwarded_for() {
+        let mut map = HeaderMap::new();
+        map.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        add_forwarded(
+            &mut map,
+            "127.0.0.1:5000".parse().unwrap(),
+            "http",
+            "app.test",
+        );
+        assert_eq!(map["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(map["x-forwarded-proto"], "http");
+        assert_eq!(map["x-forwarded-host"], "app.test");
+    }
+
+    #[test]
+    fn drops_invalid_header_names_from_the_filter() {
+        let (pseudo_headers, map) = split_pairs(vec![
+            (":status".into(), "200".into()),
+            ("bad name".into(), "x".into()),
+            ("x-ok".into(), "y".into()),
+        ]);
+        assert_eq!(pseudo(&pseudo_headers, ":status"), Some("200"));
+        assert_eq!(map.len(), 1);
+    }
+}

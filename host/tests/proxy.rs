@@ -1,0 +1,270 @@
+//! The reverse proxy end to end on loopback with tiny guests standing in for the filter:
+//! forwarding, X-Forwarded-*, streaming, hop-by-hop removal, h2c, 431, 502, fail-closed 503, admin.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use common::*;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use oidc_host::config::HostConfig;
+use oidc_host::echo::EchoServer;
+use oidc_host::proxy::Gateway;
+
+async fn gateway(upstream: &str, wasm: Vec<u8>, extra: &str) -> Gateway {
+    let config = HostConfig::parse(&config_yaml(upstream, None, extra)).unwrap();
+    Gateway::start_with_wasm(&config, wasm).await.unwrap()
+}
+
+#[tokio::test]
+async fn forwards_an_allowed_request_with_forwarded_headers() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), pass_through_guest(), "").await;
+    let reply = send(
+        gw.addr(),
+        "POST",
+        "/orders?id=7",
+        &[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("content-type", "text/plain"),
+        ],
+        "order body",
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let seen = reply.json();
+    assert_eq!(seen["method"], "POST");
+    assert_eq!(seen["path"], "/orders?id=7");
+    assert_eq!(seen["body"], "order body");
+    assert_eq!(seen["headers"]["host"], "app.test");
+    assert_eq!(seen["headers"]["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(seen["headers"]["x-forwarded-proto"], "http");
+    assert_eq!(seen["headers"]["x-forwarded-host"], "app.test");
+}
+
+#[tokio::test]
+async fn removes_hop_by_hop_headers_before_the_upstream() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), pass_through_guest(), "").await;
+    let reply = get(
+        gw.addr(),
+        "/",
+        &[
+            ("connection", "keep-alive, x-private"),
+            ("x-private", "1"),
+            ("proxy-authorization", "Basic eA=="),
+        ],
+    )
+    .await;
+    let headers = &reply.json()["headers"];
+    assert!(headers.get("x-private").is_none(), "{headers}");
+    assert!(headers.get("proxy-authorization").is_none(), "{headers}");
+    assert!(headers.get("connection").is_none(), "{headers}");
+}
+
+#[tokio::test]
+async fn streams_the_response_body_before_the_upstream_finishes() {
+    // The upstream sends one chunk, then waits until the client has seen it before finishing:
+    // a proxy that buffered the whole body would never deliver the first chunk.
+    let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+    let release = std::sync::Arc::new(std::sync::Mutex::new(Some(release_rx)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let service = hyper::service::service_fn(move |_req| {
+            let release = release.lock().unwrap().take();
+            async move {
+                let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(2);
+                tokio::spawn(async move {
+                    tx.send(Bytes::from_static(b"first;")).await.ok();
+                    if let Some(release) = release {
+                        release.await.ok();
+                    }
+                    tx.send(Bytes::from_static(b"second")).await.ok();
+                });
+                Ok::<_, Infallible>(hyper::Response::new(ChannelBody(rx)))
+            }
+        });
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(tcp), service)
+            .await
+            .ok();
+    });
+    let gw = gateway(&format!("http://{upstream}"), pass_through_guest(), "").await;
+
+    let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .uri("/stream")
+        .header("host", "app.test")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = tokio::time::timeout(STEP, sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let first = tokio::time::timeout(STEP, body.frame())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"first;"));
+    release_tx.send(()).unwrap();
+    let rest = tokio::time::timeout(STEP, body.collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    assert_eq!(rest, Bytes::from_static(b"second"));
+}
+
+/// A response body fed chunk by chunk from a channel.
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+#[tokio::test]
+async fn answers_h2c_requests_with_prior_knowledge() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), pass_through_guest(), "").await;
+    let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::builder()
+        .uri("http://app.test/h2?x=1")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = tokio::time::timeout(STEP, sender.send_request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(seen["path"], "/h2?x=1");
+    assert_eq!(seen["headers"]["host"], "app.test");
+}
+
+#[tokio::test]
+async fn answers_502_when_the_upstream_is_unreachable() {
+    let gw = gateway(
+        &format!("http://{}", closed_port()),
+        pass_through_guest(),
+        "",
+    )
+    .await;
+    let reply = get(gw.addr(), "/", &[]).await;
+    assert_eq!(reply.status, 502);
+    assert_eq!(gw.metrics().upstream_errors(), 1);
+}
+
+#[tokio::test]
+async fn answers_431_to_oversized_request_headers() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(
+        &echo.url(),
+        pass_through_guest(),
+        "limits:\n  max_request_header_bytes: 4096\n",
+    )
+    .await;
+    let big = "a".repeat(6000);
+    let reply = get(gw.addr(), "/", &[("x-big", &big)]).await;
+    assert_eq!(reply.status, 431);
+    let small = get(gw.addr(), "/", &[("x-small", "a")]).await;
+    assert_eq!(small.status, 200);
+}
+
+#[tokio::test]
+async fn fails_closed_with_503_when_the_filter_traps() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), trapping_guest(), "").await;
+    let reply = get(gw.addr(), "/", &[]).await;
+    assert_eq!(reply.status, 503);
+    assert!(
+        !String::from_utf8_lossy(&reply.body).contains("method"),
+        "upstream must not answer"
+    );
+    assert_eq!(gw.metrics().filter_failures(), 1);
+}
+
+#[tokio::test]
+async fn returns_the_filters_local_response_without_calling_the_upstream() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), denying_guest(), "").await;
+    let reply = get(gw.addr(), "/", &[]).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, Bytes::from_static(b"denied"));
+}
+
+#[tokio::test]
+async fn serves_metrics_and_readiness_on_the_admin_listener() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), pass_through_guest(), "admin: 127.0.0.1:0\n").await;
+    let admin = gw.admin_addr().unwrap();
+    assert_eq!(get(gw.addr(), "/", &[]).await.status, 200);
+    let ready = get(admin, "/ready", &[]).await;
+    assert_eq!(ready.status, 200);
+    let metrics = get(admin, "/metrics", &[]).await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(text.contains("oidc_host_requests_total 1"), "{text}");
+    assert!(
+        text.contains("oidc_host_responses_total{class=\"2xx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE oidc_host_upstream_errors_total counter"),
+        "{text}"
+    );
+    assert_eq!(get(admin, "/nope", &[]).await.status, 404);
+}
+
+#[tokio::test]
+async fn stops_accepting_after_shutdown() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), pass_through_guest(), "").await;
+    let addr = gw.addr();
+    assert_eq!(get(addr, "/", &[]).await.status, 200);
+    tokio::time::timeout(STEP, gw.shutdown()).await.unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}

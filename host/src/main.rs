@@ -19,9 +19,9 @@ struct Cli {
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
-    /// Log filter (`info`, `debug`, `oidc_host=trace`, ...); RUST_LOG also works.
-    #[arg(long, default_value = "info", global = true)]
-    log_level: String,
+    /// Log filter (`info`, `debug`, `oidc_host=trace`, ...); without it RUST_LOG, else `info`.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,10 +52,14 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .with_context(|| format!("invalid --log-level {level:?}"))?;
+fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match level {
+        Some(level) => {
+            EnvFilter::try_new(level).with_context(|| format!("invalid --log-level {level:?}"))?
+        }
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -68,7 +72,7 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = init_logging(cli.log_format, &cli.log_level) {
+    if let Err(error) = init_logging(cli.log_format, cli.log_level.as_deref()) {
         eprintln!("error: {error:#}");
         return ExitCode::from(2);
     }

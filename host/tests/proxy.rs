@@ -268,3 +268,14 @@ async fn stops_accepting_after_shutdown() {
     tokio::time::timeout(STEP, gw.shutdown()).await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn answers_the_filters_body_phase_reply_instead_of_the_upstreams() {
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let gw = gateway(&echo.url(), body_denying_guest(), "").await;
+    let reply = send(gw.addr(), "POST", "/upload", &[], "payload").await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.body, Bytes::from_static(b"denied"));
+}

@@ -17,6 +17,15 @@ pub const STEP: Duration = Duration::from_secs(20);
 
 /// The exports every guest below shares: allocator, lifecycle and callbacks that continue.
 fn guest(on_configure: &str, on_request_headers: &str, data: &str) -> String {
+    guest_with_body(on_configure, on_request_headers, "(i32.const 0)", data)
+}
+
+fn guest_with_body(
+    on_configure: &str,
+    on_request_headers: &str,
+    on_request_body: &str,
+    data: &str,
+) -> String {
     format!(
         r#"(module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
@@ -37,7 +46,7 @@ fn guest(on_configure: &str, on_request_headers: &str, data: &str) -> String {
   (func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
   (func (export "proxy_on_configure") (param i32 i32) (result i32) {on_configure})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {on_request_headers})
-  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32) {on_request_body})
   (func (export "proxy_on_request_trailers") (param i32 i32) (result i32) (i32.const 0))
   (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))
   (func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) (i32.const 0))
@@ -68,6 +77,20 @@ pub fn denying_guest() -> Vec<u8> {
     wat::parse_str(guest(
         "(i32.const 1)",
         on_request,
+        r#"(data (i32.const 16) "denied")"#,
+    ))
+    .expect("valid WAT")
+}
+
+/// A guest that lets request heads through and answers 403 `denied` once it sees the body.
+pub fn body_denying_guest() -> Vec<u8> {
+    let deny = "(drop (call $send_local_response (i32.const 403) (i32.const 0) (i32.const 0) \
+                (i32.const 16) (i32.const 6) (i32.const 0) (i32.const 0) (i32.const -1))) \
+                (i32.const 1)";
+    wat::parse_str(guest_with_body(
+        "(i32.const 1)",
+        "(i32.const 0)",
+        deny,
         r#"(data (i32.const 16) "denied")"#,
     ))
     .expect("valid WAT")

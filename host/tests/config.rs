@@ -135,3 +135,13 @@ fn loads_paths_relative_to_the_config_file() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn parses_the_example_gateway_config() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.example.yaml");
+    let config = HostConfig::load(&path).unwrap();
+    assert_eq!(config.clusters["idp"].url, "https://idp.example.com");
+    assert!(config.admin.is_some());
+    let filter: serde_json::Value = serde_json::from_slice(&config.filter.config.0).unwrap();
+    assert_eq!(filter["providers"][0]["cluster"], "idp");
+}

@@ -93,7 +93,9 @@ impl Proxy {
         let original_authority = pseudo(&pairs, ":authority").unwrap_or("").to_owned();
         let end_of_stream = incoming.is_end_stream();
 
-        let stream: SharedStream = Arc::new(Mutex::new(self.pool.stream(Some(client))));
+        let mut filter_stream = self.pool.stream(Some(client));
+        filter_stream.set_property("request.protocol", protocol(parts.version));
+        let stream: SharedStream = Arc::new(Mutex::new(filter_stream));
         let verdict = stream
             .lock()
             .await
@@ -202,6 +204,16 @@ impl Proxy {
         *client_response.status_mut() = status;
         *client_response.headers_mut() = headers;
         client_response
+    }
+}
+
+/// The `request.protocol` property as Envoy spells it.
+fn protocol(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
     }
 }
 

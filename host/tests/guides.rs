@@ -27,7 +27,7 @@ fn yaml_blocks(markdown: &str) -> Vec<(usize, String)> {
 }
 
 fn profiles() -> Vec<Value> {
-    std::fs::read_dir(oidc_testdata::dir().join("idp"))
+    std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/idp"))
         .unwrap()
         .map(|e| {
             let path = e.unwrap().path().join("config.json");

@@ -131,7 +131,6 @@ async fn allows_the_admin_route_with_the_admin_scope() {
 /// Two workers: the first request makes worker 0 fetch the keys; the second, on worker 1 right
 /// after, is paused until the keys reach it and must then be resumed and forwarded.
 #[tokio::test]
-#[ignore = "known defect: a request paused on a second worker while the first fetches keys is decided (audit logs allow) but never resumed to the proxy; see host/INTERFACE.md"]
 async fn resumes_a_request_paused_on_another_worker_while_keys_are_fetched() {
     let demo = demo().await;
     let token = demo.issuer.access_token(DEMO_CLIENT_ID, "read");

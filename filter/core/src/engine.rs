@@ -332,6 +332,18 @@ impl Engine {
             judge::Verdict::Decided(decision) => decision,
             judge::Verdict::Call(call) => self.park(id, request, call, now),
             judge::Verdict::Wait(provider) => {
+                let progress = self.providers[provider].poll(now, shared, self.worker);
+                // Keys another worker already published, or a fetch that failed at once: decide
+                // now. A request is never resolved through `Effect::Resolve` before `on_request`
+                // has returned `Pause` for it.
+                let settled = matches!(
+                    progress,
+                    Progress::KeysChanged { .. } | Progress::Failed { .. }
+                );
+                self.apply(provider, progress, now, shared);
+                if settled {
+                    return self.decide_final(id, request, now, shared);
+                }
                 let timeout = self.providers[provider].settings().fetch_timeout;
                 // Waits for the fetch under way (two attempts at most, discovery then keys).
                 let deadline = now + timeout * 2 + Duration::from_secs(1);
@@ -341,8 +353,6 @@ impl Engine {
                     provider,
                     deadline,
                 });
-                let progress = self.providers[provider].poll(now, shared, self.worker);
-                self.apply(provider, progress, now, shared);
                 Decision::Pause
             }
         }

@@ -512,3 +512,18 @@ fn a_shared_entry_whose_key_left_the_set_is_not_trusted() {
     assert_ne!(status(&d), 200);
     assert_eq!(b.count(&Metric::CacheHit), 0);
 }
+
+#[test]
+fn a_request_on_a_second_worker_uses_keys_another_worker_published_without_pausing() {
+    let key = TestKey::rs256("k1");
+    let shared = MemoryShared::new();
+    let mut a = Worker::new(config(json!({})), shared.clone(), 1);
+    let mut b = Worker::new(config(json!({})), shared, 2);
+    a.tick();
+    a.answer(Some(&jwks(&[&key])));
+    // b has not ticked since: it finds a's key set while judging, and answers at once.
+    let (_, d) = b.send(&request("/orders", Some(&key.mint(&claims("alice")))));
+    assert_eq!(status(&d), 200);
+    assert!(b.resolved.is_empty(), "never resolved through an effect");
+    assert!(b.fetches.is_empty());
+}

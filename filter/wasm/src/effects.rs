@@ -13,13 +13,25 @@ use crate::{log, now, SharedVm};
 
 /// Drains the engine's effects. `own` is the context whose callback is running.
 pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
+    if let Some(decision) = drain(ctx, own, vm) {
+        resolve(vm, own, &decision);
+        restore(own);
+    }
+}
+
+/// Drains the engine's effects, carrying out all but the decision for `own` itself, which is
+/// returned: while `own`'s request-headers callback runs, its answer must be the callback's return
+/// value (a `proxy_continue_stream` for a stream that has not paused yet is lost in Envoy).
+pub(crate) fn drain(ctx: &dyn Context, own: u32, vm: &SharedVm) -> Option<Decision> {
     let mut resolves = Vec::new();
+    let mut mine = None;
     loop {
         let Some(effect) = vm.borrow_mut().engine.poll_effect() else {
             break;
         };
         match effect {
             Effect::Fetch(fetch) => dispatch(ctx, vm, &fetch),
+            Effect::Resolve { request, decision } if request == own => mine = Some(decision),
             Effect::Resolve { request, decision } => resolves.push((request, decision)),
             Effect::Log { level, message } => log(log_level(level), &message),
             Effect::Audit(audit) => log(LogLevel::Info, &format!("oidc audit {}", audit.to_json())),
@@ -33,6 +45,12 @@ pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
     for (request, decision) in resolves {
         resolve(vm, request, &decision);
     }
+    restore(own);
+    mine
+}
+
+/// Makes the running callback's context effective again after replies to other requests.
+fn restore(own: u32) {
     if own != 0 {
         let _ = hostcalls::set_effective_context(own);
     }

@@ -71,12 +71,17 @@ impl Context for Stream {
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         let request = self.request();
-        let decision =
+        let decided =
             self.vm
                 .borrow_mut()
                 .engine
                 .on_request(self.id, &request, now(), &mut HostShared);
-        effects::run(self, self.id, &self.vm);
+        // A fetch refused at dispatch answers this very request while its callback still runs.
+        let later = effects::drain(self, self.id, &self.vm);
+        let decision = match (decided, later) {
+            (Decision::Pause, Some(decision)) => decision,
+            (decision, _) => decision,
+        };
         match decision {
             Decision::Allow(allow) => {
                 effects::apply_allow(&self.vm, self.id, &allow);

@@ -52,9 +52,10 @@ impl Modulus {
         self.mul(base, &self.r_squared, &mut base_mont);
         let mut acc = base_mont.clone();
         let mut scratch = vec![0u32; k + 1];
+        let mut wide = vec![0u32; 2 * k + 1];
         let top = u64::BITS - 1 - e.max(1).leading_zeros();
         for bit in (1..top).rev() {
-            self.mul(&acc, &acc, &mut scratch);
+            self.square(&acc, &mut scratch, &mut wide);
             std::mem::swap(&mut acc, &mut scratch);
             if (e >> bit) & 1 == 1 {
                 self.mul(&acc, &base_mont, &mut scratch);
@@ -62,7 +63,7 @@ impl Modulus {
             }
         }
         if top > 0 {
-            self.mul(&acc, &acc, &mut scratch);
+            self.square(&acc, &mut scratch, &mut wide);
             std::mem::swap(&mut acc, &mut scratch);
             if e & 1 == 1 {
                 self.mul(&acc, base, &mut scratch);
@@ -111,6 +112,68 @@ impl Modulus {
         }
     }
 
+    /// `out[..k] = a²·R^-1 mod n`, fully reduced, for `a < n`; `out` has `k + 1` limbs and
+    /// `wide` `2k + 1`. Separated operand scanning: the square first, each cross product
+    /// `a_i·a_j` computed once and doubled, then a limb-by-limb reduction — about 1.5k² limb
+    /// products against 2k² for `mul`, and 16 of the 18 products of e = 65537 are squares.
+    fn square(&self, a: &[u32], out: &mut [u32], wide: &mut [u32]) {
+        let k = self.n.len();
+        let n = &self.n[..k];
+        let a = &a[..k];
+        let t = &mut wide[..=2 * k];
+        t.fill(0);
+        for i in 0..k {
+            let a_i = u64::from(a[i]);
+            let mut carry = 0u64;
+            for j in (i + 1)..k {
+                let x = u64::from(t[i + j]) + a_i * u64::from(a[j]) + carry;
+                t[i + j] = x as u32;
+                carry = x >> LIMB_BITS;
+            }
+            t[i + k] = carry as u32;
+        }
+        // The cross products sum to less than a²/2 < 2^(64k - 1): doubling cannot carry out.
+        let mut shifted_out = 0u32;
+        for limb in t[..2 * k].iter_mut() {
+            let next = *limb >> (LIMB_BITS - 1);
+            *limb = (*limb << 1) | shifted_out;
+            shifted_out = next;
+        }
+        let mut carry = 0u64;
+        for i in 0..k {
+            let square = u64::from(a[i]) * u64::from(a[i]);
+            let low = u64::from(t[2 * i]) + (square & 0xffff_ffff) + carry;
+            t[2 * i] = low as u32;
+            let high = u64::from(t[2 * i + 1]) + (square >> LIMB_BITS) + (low >> LIMB_BITS);
+            t[2 * i + 1] = high as u32;
+            carry = high >> LIMB_BITS;
+        }
+        for i in 0..k {
+            let m = u64::from(t[i].wrapping_mul(self.n0_inv));
+            let mut carry = 0u64;
+            for j in 0..k {
+                let x = u64::from(t[i + j]) + m * u64::from(n[j]) + carry;
+                t[i + j] = x as u32;
+                carry = x >> LIMB_BITS;
+            }
+            // a² + Σ m·n·2^(32i) < 2·R·n, so the carry never runs past limb 2k.
+            for limb in t[i + k..].iter_mut() {
+                if carry == 0 {
+                    break;
+                }
+                let x = u64::from(*limb) + carry;
+                *limb = x as u32;
+                carry = x >> LIMB_BITS;
+            }
+        }
+        let out = &mut out[..=k];
+        out.copy_from_slice(&t[k..]);
+        if out[k] != 0 || !less_than(&out[..k], n) {
+            sub_assign(&mut out[..k], n);
+            out[k] = 0;
+        }
+    }
+
     /// `R^2 mod n`: doublings give `2R mod n` (the Montgomery form of 2), then square-and-
     /// multiply raises 2 to `32k`, multiplying by 2 being one more doubling; the result is the
     /// Montgomery form of `R`, which is `R^2 mod n`.
@@ -126,8 +189,9 @@ impl Modulus {
         let exponent = LIMB_BITS * k;
         let top = usize::BITS - 1 - exponent.leading_zeros();
         let mut scratch = vec![0u32; k + 1];
+        let mut wide = vec![0u32; 2 * k + 1];
         for bit in (0..top).rev() {
-            self.mul(&x, &x, &mut scratch);
+            self.square(&x, &mut scratch, &mut wide);
             std::mem::swap(&mut x, &mut scratch);
             if (exponent >> bit) & 1 == 1 {
                 double_mod(&mut x[..k], &self.n);
@@ -214,6 +278,24 @@ mod tests {
                     "{base} ^ {e}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn squaring_matches_multiplying_a_number_by_itself() {
+        let modulus =
+            Modulus::new(vec![0xffff_ffff, 0x0000_0001, 0xffff_ffff, 0x8000_0001]).unwrap();
+        let (mut by_mul, mut by_square) = (vec![0u32; 5], vec![0u32; 5]);
+        let mut wide = vec![0u32; 9];
+        for a in [
+            [0u32; 4],
+            [1, 0, 0, 0],
+            [0xffff_fffe, 0x1, 0xffff_ffff, 0x8000_0001],
+            [7; 4],
+        ] {
+            modulus.mul(&a, &a, &mut by_mul);
+            modulus.square(&a, &mut by_square, &mut wide);
+            assert_eq!(by_mul, by_square, "{a:x?}");
         }
     }
 

@@ -5,11 +5,18 @@
 //   OP_KEYS      path of a private JWKS (see keys.mjs); the first key of each type signs, every key
 //                is published, so rotation is "write a new first key and restart"
 //   OP_REDIRECTS comma-separated redirect URIs of the `web` client (authorization code flow)
+//   OP_POST_LOGOUT_REDIRECTS  comma-separated post_logout_redirect_uris of the `web` client
+//   OP_ACCESS_TOKEN_TTL       lifetime of access tokens in seconds (default 600), for refresh tests
+//   OP_REFRESH_WITHOUT_OFFLINE_ACCESS=1  issue refresh tokens to `web` on every code exchange, as
+//                Keycloak and Entra ID do, not only when `offline_access` was asked with prompt=consent
+//   OP_TOKEN_PADDING          length of a `padding` claim added to access tokens (default none), so a
+//                session holding them is large enough to be split into several cookies
 //
 // Clients: `svc` (client credentials, secret `svc-secret`) and `web` (authorization code with PKCE
 // and refresh tokens, secret `web-secret`). Resources: https://orders-api (JWT access tokens, RS256,
 // audience orders-api), https://orders-api-ec (ES256, audience orders-api) and https://billing-api
-// (audience billing-api, for wrong-audience tests). Access tokens carry roles, groups and
+// (audience billing-api, for wrong-audience tests); https://opaque-api issues opaque access tokens
+// (audience orders-api) that only introspection can check. Access tokens carry roles, groups and
 // realm_access.roles (Keycloak's shape).
 import fs from 'node:fs';
 import Provider from 'oidc-provider';
@@ -18,11 +25,15 @@ const port = Number(process.env.OP_PORT || 0);
 const issuer = `http://127.0.0.1:${port}`;
 const jwks = JSON.parse(fs.readFileSync(process.env.OP_KEYS, 'utf8'));
 const redirects = (process.env.OP_REDIRECTS || `${issuer}/unused`).split(',');
+const postLogoutRedirects = (process.env.OP_POST_LOGOUT_REDIRECTS || '').split(',').filter(Boolean);
+const accessTokenTTL = Number(process.env.OP_ACCESS_TOKEN_TTL || 600);
+const padding = Number(process.env.OP_TOKEN_PADDING || 0);
 
 const resources = {
   'https://orders-api': { audience: 'orders-api', alg: 'RS256' },
   'https://orders-api-ec': { audience: 'orders-api', alg: 'ES256' },
   'https://billing-api': { audience: 'billing-api', alg: 'RS256' },
+  'https://opaque-api': { audience: 'orders-api', format: 'opaque' },
 };
 
 const entitlements = {
@@ -48,6 +59,7 @@ const configuration = {
       redirect_uris: redirects,
       response_types: ['code'],
       id_token_signed_response_alg: 'RS256',
+      ...(postLogoutRedirects.length ? { post_logout_redirect_uris: postLogoutRedirects } : {}),
     },
   ],
   pkce: { required: () => true },
@@ -68,19 +80,22 @@ const configuration = {
         return {
           scope: 'openid orders:read orders:write admin',
           audience: rs.audience,
-          accessTokenTTL: 600,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: rs.alg } },
+          accessTokenTTL,
+          accessTokenFormat: rs.format || 'jwt',
+          ...(rs.alg ? { jwt: { sign: { alg: rs.alg } } } : {}),
         };
       },
     },
   },
-  extraTokenClaims: () => entitlements,
+  extraTokenClaims: () => (padding ? { ...entitlements, padding: 'p'.repeat(padding) } : entitlements),
+  ...(process.env.OP_REFRESH_WITHOUT_OFFLINE_ACCESS === '1'
+    ? { issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token') }
+    : {}),
   findAccount: (_ctx, sub) => ({
     accountId: sub,
     claims: () => ({ sub, email: `${sub}@example.test`, name: `User ${sub}` }),
   }),
-  ttl: { AccessToken: 600, ClientCredentials: 600, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
+  ttl: { AccessToken: accessTokenTTL, ClientCredentials: accessTokenTTL, IdToken: 600, AuthorizationCode: 60, RefreshToken: 3600 },
 };
 
 const provider = new Provider(issuer, configuration);

@@ -2,6 +2,8 @@
 //! directories and configs. Everything talks to 127.0.0.1 on ephemeral ports.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod processes;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

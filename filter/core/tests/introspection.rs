@@ -137,3 +137,22 @@ fn concurrent_requests_with_one_token_share_one_introspection() {
     w.answer(&f, 200, &active(NOW + 600));
     assert!(ids.iter().all(|id| status(&w.resolution(*id)) == 200));
 }
+
+/// The first requests after start wait for discovery (the introspection endpoint comes from it);
+/// once it arrives they are introspected, not failed.
+#[test]
+fn a_token_sent_before_discovery_arrived_is_introspected_once_it_has() {
+    let mut w = World::starting(introspecting());
+    let (id, d) = w.send(&bearer("/orders", "early"));
+    assert_eq!(d, Decision::Pause);
+    w.answer_provider_fetches();
+    assert!(
+        !w.resolved.iter().any(|(r, _)| *r == id),
+        "decided before introspection: {:?}",
+        w.resolved
+    );
+    let f = w.take_fetch().expect("an introspection callout");
+    assert_eq!(f.path, "/token/introspection");
+    w.answer(&f, 200, &active(NOW + 3600));
+    assert!(matches!(w.resolution(id), Decision::Allow(_)));
+}

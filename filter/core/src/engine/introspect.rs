@@ -37,7 +37,8 @@ impl Engine {
                 });
             }
             Some(Answer::Inactive) => return Auth::Err(AuthError::InactiveToken),
-            None if !may_wait => return Auth::Err(AuthError::IdpUnavailable),
+            // Not known yet: ask, also for a request judged again once discovery has arrived
+            // (`may_wait` is about waiting for the provider's metadata, not about callouts).
             None => {}
         }
         let key = introspection::digest(token);
@@ -50,7 +51,8 @@ impl Engine {
                 .and_then(|m| m.introspection_endpoint.clone())
         });
         let (Some(url), Some(client)) = (endpoint, cfg.client.as_ref()) else {
-            if self.providers[index].metadata().is_none()
+            if may_wait
+                && self.providers[index].metadata().is_none()
                 && self.providers[index].fetch_pending(now)
             {
                 return Auth::Wait(index);
@@ -99,7 +101,11 @@ impl Engine {
                     let decision = match self.judge(&request, now, shared, false) {
                         Verdict::Decided(d) => d,
                         Verdict::Wait(_) => self.decide_final(id, &request, now, shared),
-                        Verdict::Call(plan) => self.park(id, &request, plan, now),
+                        // The answer just came and is already stale (its `exp` is now): asking
+                        // again could go on forever, so the request fails closed.
+                        Verdict::Call(_) => {
+                            self.refuse_request(&request, AuthError::IdpUnavailable)
+                        }
                     };
                     self.resolve(id, decision);
                 }

@@ -78,8 +78,8 @@ pub struct World {
 }
 
 impl World {
-    /// An engine whose provider's discovery document and keys have arrived.
-    pub fn ready(config: Config) -> World {
+    /// An engine that has just started: its discovery fetch is under way, unanswered.
+    pub fn starting(config: Config) -> World {
         let engine = Engine::with_entropy(config, 1, Box::new(Counter(0))).unwrap();
         let mut w = World {
             engine,
@@ -94,15 +94,29 @@ impl World {
         w.drain();
         w.engine.on_tick(w.now, &mut w.shared);
         w.drain();
-        let keys = jwks(&[&w.key]);
-        while let Some(f) = w.take_fetch() {
+        w
+    }
+
+    /// Answers the discovery and key fetches under way (and those they lead to); any other
+    /// fetch stays for the test.
+    pub fn answer_provider_fetches(&mut self) {
+        let keys = jwks(&[&self.key]);
+        let provider = |f: &Fetch| f.path.ends_with("openid-configuration") || f.path == "/certs";
+        while let Some(i) = self.fetches.iter().position(provider) {
+            let f = self.fetches.remove(i);
             let body = if f.path.ends_with("openid-configuration") {
                 discovery()
             } else {
                 keys.clone()
             };
-            w.answer(&f, 200, &body.to_string());
+            self.answer(&f, 200, &body.to_string());
         }
+    }
+
+    /// An engine whose provider's discovery document and keys have arrived.
+    pub fn ready(config: Config) -> World {
+        let mut w = World::starting(config);
+        w.answer_provider_fetches();
         w
     }
 

@@ -14,22 +14,28 @@ use serde_json::{json, Value};
 const ORDERS: &str = "https://orders-api";
 const ORDERS_EC: &str = "https://orders-api-ec";
 const BILLING: &str = "https://billing-api";
+const AT_JWT: &str = "at+jwt";
 const JWKS_FETCHED: &str = "oidc_filter_jwks_fetch_ok_total";
 /// Requests polled while waiting for the filter's own retry (backoff 1 s doubling) to succeed.
 const RECOVERY_ATTEMPTS: usize = 120;
 const RECOVERY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// The filter configuration for the OP: discovery from the issuer, callouts to its `host:port`,
-/// `orders:write` for POST and `orders:read` for the rest of `/orders`, identity headers upstream.
-fn filter_for(op: &OpenIdProvider, audiences: &[&str]) -> Value {
+/// The filter configuration for the OP: discovery from the issuer, callouts to its `host:port` (the
+/// default without `cluster`), `orders:write` for POST and `orders:read` for the rest of `/orders`,
+/// identity headers upstream. Access tokens are RFC 9068 `at+jwt`; ID tokens carry no `typ`.
+fn filter_for(op: &OpenIdProvider, audiences: &[&str], typ: Option<&str>) -> Value {
+    let mut provider = json!({
+        "name": "op",
+        "issuer": op.issuer(),
+        "discovery": true,
+        "audiences": audiences,
+        "algorithms": ["RS256", "ES256"],
+    });
+    if let Some(typ) = typ {
+        provider["typ"] = json!(typ);
+    }
     json!({
-        "providers": [{
-            "name": "op",
-            "issuer": op.issuer(),
-            "discovery": true,
-            "audiences": audiences,
-            "algorithms": ["RS256", "ES256"],
-        }],
+        "providers": [provider],
         "realm": "orders",
         "rules": [
             {"path_prefix": "/orders", "methods": ["POST"], "scopes_required": ["orders:write"]},
@@ -62,7 +68,7 @@ async fn setup(label: &str, workers: usize) -> Setup {
         label,
         &echo.url(),
         workers,
-        &filter_for(&op, &["orders-api"]),
+        &filter_for(&op, &["orders-api"], Some(AT_JWT)),
     );
     Setup {
         op,
@@ -237,7 +243,12 @@ async fn a_host_started_while_the_op_is_down_answers_503_then_recovers_by_itself
     let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let host = HostProcess::start("op-late", &echo.url(), 2, &filter_for(&op, &["orders-api"]));
+    let host = HostProcess::start(
+        "op-late",
+        &echo.url(),
+        2,
+        &filter_for(&op, &["orders-api"], Some(AT_JWT)),
+    );
 
     let down = call(&host, "GET", "/orders", &token).await;
     assert_eq!(down.status, 503, "{:?}\n{}", down.body, host.log());
@@ -272,7 +283,12 @@ async fn accepts_an_id_token_from_the_authorization_code_flow_where_its_audience
     let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let host = HostProcess::start("op-idtoken", &echo.url(), 1, &filter_for(&op, &["web"]));
+    let host = HostProcess::start(
+        "op-idtoken",
+        &echo.url(),
+        1,
+        &filter_for(&op, &["web"], None),
+    );
     let tokens = op.authorization_code();
     let id_token = tokens["id_token"].as_str().expect("id_token");
     let access_token = tokens["access_token"].as_str().expect("access_token");
@@ -280,11 +296,26 @@ async fn accepts_an_id_token_from_the_authorization_code_flow_where_its_audience
     let reply = call(&host, "GET", "/profile", id_token).await;
     assert_eq!(reply.status, 200, "{:?}\n{}", reply.body, host.log());
     assert_eq!(reply.json()["headers"]["x-user-id"], "alice");
-    // The access token of the same flow is for orders-api, not for this audience.
+    // The access token of the same flow is for orders-api, not for this audience...
     assert_eq!(
         call(&host, "GET", "/profile", access_token).await.status,
         401
     );
+    // ...and where orders-api's at+jwt access tokens are configured, that one passes and the
+    // ID token does not.
+    let orders = HostProcess::start(
+        "op-idtoken-orders",
+        &echo.url(),
+        1,
+        &filter_for(&op, &["orders-api"], Some(AT_JWT)),
+    );
+    assert_eq!(
+        call(&orders, "GET", "/profile", access_token).await.status,
+        200
+    );
+    let refused = call(&orders, "GET", "/profile", id_token).await;
+    assert_eq!(refused.status, 401);
+    assert!(challenge(&refused).contains("error=\"invalid_token\""));
 }
 
 fn base64_url(part: &str) -> Vec<u8> {

@@ -161,14 +161,10 @@ pub fn run_bounded(name: &str, command: &mut Command) -> Output {
 
 /// Fails (never skips) unless node and the OP's packages are installed.
 fn require_node_and_op_packages() {
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    let node = run_bounded("node --version", Command::new("node").arg("--version"));
     assert!(
-        matches!(node, Ok(status) if status.success()),
-        "`node` is not on PATH: {INSTALL_HINT}"
+        node.status.success(),
+        "`node --version` failed: {INSTALL_HINT}"
     );
     let package = op_dir().join("node_modules/oidc-provider/package.json");
     assert!(

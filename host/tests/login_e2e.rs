@@ -280,7 +280,12 @@ async fn a_large_session_is_split_into_chunk_cookies_and_accepted() {
     assert!(!cookies.contains(SESSION), "chunks reached the app");
 
     // Without its middle chunk the session does not open.
-    let middle = browser.cookie("oidc_session.1").unwrap();
+    let chunks: Vec<Cookie> = browser
+        .jar
+        .iter()
+        .filter(|c| c.name.starts_with(SESSION))
+        .cloned()
+        .collect();
     browser.jar.retain(|c| c.name != "oidc_session.1");
     let broken = browser.get(&world.url("/app")).await;
     assert_eq!(broken.status, 302);
@@ -289,7 +294,26 @@ async fn a_large_session_is_split_into_chunk_cookies_and_accepted() {
         expired.contains(&"oidc_session.0".to_string()),
         "{expired:?}"
     );
-    browser.set_cookie("oidc_session.1", middle);
+    for chunk in chunks {
+        browser.set_cookie(&chunk.name, chunk.value);
+    }
+
+    // Logout reads the chunked session (its ID token is the hint) and expires every chunk.
+    let out = browser.get(&world.url("/logout")).await;
+    assert_eq!(out.status, 302, "{}", out.text());
+    let hint = query_param(&out.location().unwrap(), "id_token_hint").expect("id_token_hint");
+    assert_eq!(jwt_claims(&hint)["sub"], "dave");
+    let expired = out.cookies_expired();
+    for chunk in ["oidc_session.0", "oidc_session.1", "oidc_session.2"] {
+        assert!(
+            expired.contains(&chunk.to_string()),
+            "{chunk} in {expired:?}"
+        );
+    }
+    assert!(!browser
+        .cookie_names()
+        .iter()
+        .any(|n| n.starts_with(SESSION)));
 }
 
 #[tokio::test]

@@ -16,8 +16,9 @@ const ORDERS_EC: &str = "https://orders-api-ec";
 const BILLING: &str = "https://billing-api";
 const AT_JWT: &str = "at+jwt";
 const JWKS_FETCHED: &str = "oidc_filter_jwks_fetch_ok_total";
-/// Requests polled while waiting for the filter's own retry (backoff 1 s doubling) to succeed.
-const RECOVERY_ATTEMPTS: usize = 120;
+/// Requests polled while waiting for the filter's own retry to succeed: its backoff (1 s doubling)
+/// retries at 1, 3, 7, 15 and 31 s, so a slow OP start still recovers within the bound.
+const RECOVERY_ATTEMPTS: usize = 180;
 const RECOVERY_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The filter configuration for the OP: discovery from the issuer, callouts to its `host:port` (the

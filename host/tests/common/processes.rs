@@ -52,12 +52,13 @@ impl Drop for ChildGuard {
 
 impl ChildGuard {
     pub fn spawn(name: &str, command: &mut Command) -> ChildGuard {
+        die_with_the_test(command);
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}; {INSTALL_HINT}"));
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let (tx, lines) = mpsc::channel();
         let log = Arc::new(Mutex::new(Vec::new()));
         let stdout = child.stdout.take().expect("stdout");
@@ -112,8 +113,30 @@ impl ChildGuard {
     }
 }
 
+/// Backs up `Drop` when the test process itself is killed (a CI timeout): on Linux the child gets
+/// SIGKILL when the thread that spawned it exits, so spawn from the test's own thread (not from
+/// `spawn_blocking`, whose threads come and go).
+fn die_with_the_test(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt as _;
+        // SAFETY: between fork and exec the closure only calls prctl, which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
+}
+
 /// Runs a short-lived command to completion within `HELPER_RUN`, killing it otherwise.
 pub fn run_bounded(name: &str, command: &mut Command) -> Output {
+    die_with_the_test(command);
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -332,9 +355,10 @@ impl HostProcess {
              filter:\n  config: {filter}\n"
         );
         std::fs::write(&config, yaml).expect("write gateway.yaml");
+        let bin = host_bin();
         let process = ChildGuard::spawn(
-            "oidc-host",
-            Command::new(host_bin())
+            &format!("oidc-host ({}, from OIDC_HOST_BIN or Cargo)", bin.display()),
+            Command::new(&bin)
                 .args([
                     "--log-format",
                     "json",

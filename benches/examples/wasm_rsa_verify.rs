@@ -1,0 +1,53 @@
+//! Times RSA-2048 verification inside a wasm runtime. Build it for wasm32-wasip1 and run it in
+//! a WASI runtime (benches/wasm_rsa_verify.mjs runs it in Node's V8, the engine Envoy embeds);
+//! it also runs natively. For each verifier it prints the median time per verification over
+//! `SAMPLES` batches of `BATCH` verifications, after a warm-up. It measures; it asserts nothing
+//! about time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use oidc_benches::{rsa_2048, Fixture};
+use oidc_filter_core::Alg;
+
+const SAMPLES: usize = 21;
+const BATCH: usize = 10;
+
+/// Median microseconds per call of `verify`.
+fn median_micros(fixture: &Fixture, verify: fn(&Fixture) -> bool, batch: usize) -> f64 {
+    for _ in 0..batch {
+        assert!(verify(black_box(fixture)));
+    }
+    let mut samples: Vec<f64> = (0..SAMPLES)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                black_box(verify(black_box(fixture)));
+            }
+            start.elapsed().as_secs_f64() * 1e6 / batch as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[SAMPLES / 2]
+}
+
+fn main() {
+    let runtime = if cfg!(target_arch = "wasm32") {
+        "wasm32"
+    } else {
+        "native"
+    };
+    for alg in [Alg::RS256, Alg::PS256] {
+        let fixture = rsa_2048(alg);
+        let ours = median_micros(&fixture, Fixture::verify_filter, BATCH);
+        // The previous verifier is slow in wasm: fewer calls per sample.
+        let previous = median_micros(&fixture, Fixture::verify_rustcrypto, BATCH / 5);
+        println!(
+            "{runtime} {}-2048 verify median: filter {ours:.1} us, rustcrypto rsa 0.9 {previous:.1} us, ratio {:.1}x",
+            alg.name(),
+            previous / ours
+        );
+    }
+}

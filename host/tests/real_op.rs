@@ -210,11 +210,8 @@ async fn follows_a_key_rotation_with_exactly_one_jwks_refetch_and_keeps_the_old_
     );
 }
 
-/// Known gap: the second worker to see the new kid refetches too, because `Provider::adopt_newer`
-/// (filter/core/src/provider.rs) refuses a peer's key set fetched before its own unknown-kid
-/// request, even when that set holds the kid. Un-ignore when it adopts such a set.
+/// The second worker to see the new kid takes the set the first one refetched: one refetch per host.
 #[tokio::test]
-#[ignore = "filter fetches the rotated JWKS once per worker, not once per host"]
 async fn shares_the_key_rotation_refetch_across_workers() {
     let [before, first, all] = rotate_and_count_fetches("op-rotate-workers", 2).await;
     assert_eq!(before, 1, "one fetch at start-up for both workers");

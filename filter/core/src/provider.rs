@@ -98,6 +98,8 @@ pub struct Provider {
     due: Option<Duration>,
     failures: u32,
     last_forced: Option<Duration>,
+    /// The unknown `kid` behind the last forced refetch.
+    wanted_kid: Option<String>,
 }
 
 impl Provider {
@@ -112,6 +114,7 @@ impl Provider {
             due: Some(Duration::ZERO),
             failures: 0,
             last_forced: None,
+            wanted_kid: None,
         }
     }
 
@@ -152,10 +155,13 @@ impl Provider {
 
     /// Unknown `kid`: ask for a refetch, at most once per `refetch_interval` (RFC 7517 keys rotate;
     /// an attacker's random kids must not turn into a fetch per request). True when one is coming.
-    pub fn request_refetch(&mut self, now: Duration) -> bool {
+    /// `kid` is the one that was not found: a key set another worker fetched a little earlier
+    /// satisfies the refetch if it holds that key.
+    pub fn request_refetch(&mut self, now: Duration, kid: Option<&str>) -> bool {
         if self.inline {
             return false;
         }
+        self.wanted_kid = kid.map(str::to_string);
         if self.fetch_pending(now) {
             return true;
         }
@@ -351,21 +357,33 @@ impl Provider {
         }
     }
 
-    /// Takes a key set another worker published if it is newer than ours.
+    /// Takes a key set another worker published if it is newer than ours, or if it holds the
+    /// unknown `kid` a forced refetch is looking for.
     fn adopt_newer(&mut self, shared: &mut dyn SharedStore, now: Duration) -> Option<Progress> {
         let ours = self.keys.as_ref().map(|k| k.fetched_at);
         let snapshot = peer::read(shared, &self.settings.shared_ns)?;
-        if ours.is_some_and(|t| snapshot.fetched_at <= t) || snapshot.fetched_at > now {
-            return None;
-        }
-        // A forced refetch must see keys fetched after the unknown kid showed up.
-        if self.last_forced.is_some_and(|t| snapshot.fetched_at < t) && self.due.is_some() {
+        let newer = ours.is_none_or(|t| snapshot.fetched_at > t);
+        let looking = self.wanted_kid.is_some() && self.due.is_some();
+        if snapshot.fetched_at > now || !(newer || looking) {
             return None;
         }
         let set = KeySet::parse(snapshot.jwks.as_bytes()).ok()?;
+        // A forced refetch needs keys fetched after the unknown kid showed up, or a set that
+        // already holds it (another worker refetched for the same kid a moment earlier).
+        let has_wanted = looking
+            && self
+                .wanted_kid
+                .as_deref()
+                .is_some_and(|k| set.kids().any(|have| have == k));
+        let forced =
+            self.last_forced.is_some_and(|t| snapshot.fetched_at < t) && self.due.is_some();
+        if !has_wanted && (!newer || forced) {
+            return None;
+        }
         if snapshot.metadata.is_some() {
             self.metadata = snapshot.metadata;
         }
+        self.wanted_kid = None;
         let progress = self.install(set, snapshot.fetched_at);
         self.due = Some((snapshot.fetched_at + self.settings.ttl.mul_f64(0.9)).max(now));
         Some(progress)

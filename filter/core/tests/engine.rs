@@ -503,11 +503,19 @@ fn a_shared_entry_whose_key_left_the_set_is_not_trusted() {
     a.answer(Some(&jwks(&[&old])));
     let token = old.mint(&claims("alice"));
     assert_eq!(status(&a.send(&request("/orders", Some(&token))).1), 200);
-    // Worker b only ever sees the rotated set, without k1.
-    let mut b = Worker::new(config(json!({})), MemoryShared::new(), 2);
+    // The IdP drops k1: a's refetch for k2 publishes a set without it, which b then takes.
+    a.now += secs(1);
+    assert_eq!(
+        a.send(&request("/orders", Some(&new.mint(&claims("bob")))))
+            .1,
+        Decision::Pause
+    );
+    a.answer(Some(&jwks(&[&new])));
+    let mut b = Worker::new(config(json!({})), shared, 2);
+    b.now = a.now;
     b.tick();
-    b.answer(Some(&jwks(&[&new])));
-    b.shared = shared;
+    assert!(b.fetches.is_empty(), "b adopts a's set");
+    // b finds the verified-token entry for the k1 token, but k1 is gone: the entry is not used.
     let (_, d) = b.send(&request("/orders", Some(&token)));
     assert_ne!(status(&d), 200);
     assert_eq!(b.count(&Metric::CacheHit), 0);
@@ -526,4 +534,26 @@ fn a_request_on_a_second_worker_uses_keys_another_worker_published_without_pausi
     assert_eq!(status(&d), 200);
     assert!(b.resolved.is_empty(), "never resolved through an effect");
     assert!(b.fetches.is_empty());
+}
+
+#[test]
+fn a_key_rotation_is_refetched_once_for_all_workers() {
+    let old = TestKey::rs256("k1");
+    let new = TestKey::es256("k2");
+    let shared = MemoryShared::new();
+    let mut a = Worker::new(config(json!({})), shared.clone(), 1);
+    let mut b = Worker::new(config(json!({})), shared, 2);
+    a.tick();
+    a.answer(Some(&jwks(&[&old])));
+    b.tick();
+    assert!(b.fetches.is_empty());
+    let token = new.mint(&claims("alice"));
+    assert_eq!(a.send(&request("/orders", Some(&token))).1, Decision::Pause);
+    assert_eq!(a.answer(Some(&jwks(&[&old, &new]))), 1);
+    assert_eq!(status(&a.resolved[0].1), 200);
+    // Later, b meets the new kid: a's refetch already holds it, so b takes that set.
+    b.now += secs(5);
+    let (_, d) = b.send(&request("/orders", Some(&new.mint(&claims("bob")))));
+    assert_eq!(status(&d), 200);
+    assert!(b.fetches.is_empty(), "no second refetch");
 }

@@ -171,7 +171,8 @@ impl Engine {
                 return Auth::Wait(index)
             }
             Err(AuthError::UnknownKid)
-                if may_wait && self.providers[index].request_refetch(now) =>
+                if may_wait
+                    && self.providers[index].request_refetch(now, jws.header.kid.as_deref()) =>
             {
                 return Auth::Wait(index)
             }

@@ -313,7 +313,7 @@ impl Engine {
             Ok(claims) => claims,
             Err(e) => {
                 if matches!(e, id_token::IdTokenError::Key("unknown_kid")) {
-                    self.providers[index].request_refetch(now);
+                    self.providers[index].request_refetch(now, None);
                 }
                 self.log(
                     Level::Warn,

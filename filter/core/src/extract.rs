@@ -16,8 +16,10 @@
 use std::borrow::Cow;
 
 use crate::config::TokenSource;
+use crate::cookie;
 use crate::decision::{Allow, Request};
 use crate::error::AuthError;
+use crate::form::decode;
 use crate::jws::MAX_TOKEN_BYTES;
 
 /// The credential found, and the index of the token source it came from.
@@ -79,7 +81,7 @@ fn candidates<'r>(source: &TokenSource, req: &'r Request) -> Result<Vec<Cow<'r, 
             }
         }
         TokenSource::Cookie { name } => {
-            for (cookie, value) in cookies(req) {
+            for (cookie, value) in cookie::all(req) {
                 if cookie == name {
                     out.push(Cow::Borrowed(checked(value)?));
                 }
@@ -129,21 +131,6 @@ fn after_prefix<'v>(value: &'v str, prefix: Option<&str>) -> Option<&'v str> {
     }
 }
 
-/// `(name, value)` of every cookie in every `Cookie` header, in order; quotes removed.
-fn cookies(req: &Request) -> impl Iterator<Item = (&str, &str)> {
-    req.header_values("cookie")
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            let value = value.trim();
-            let value = value
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or(value);
-            Some((name.trim(), value))
-        })
-}
-
 /// Raw `(name, value)` pairs of the query string.
 fn query_params(path: &str) -> impl Iterator<Item = (&str, &str)> {
     let query = path.split_once('?').map_or("", |(_, q)| q);
@@ -152,27 +139,6 @@ fn query_params(path: &str) -> impl Iterator<Item = (&str, &str)> {
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
-}
-
-/// Form-urlencoded decoding; `None` on a broken escape or bytes that are not UTF-8.
-fn decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// How to remove `found` from the request so the upstream never sees it.

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Side-by-side load comparison on one machine, all on 127.0.0.1 (not part of CI):
+#
+#   upstream     nginx answering a static 200 (one worker); every proxy below forwards to it
+#   nginx-hop    plain nginx reverse proxy, no auth: the floor any proxy pays
+#   ours-seen    oidc-host (2 workers) with the filter, one token sent on every request
+#   ours-first   oidc-host, 10 000 distinct tokens, each sent once (first seen by the filter)
+#   apache-seen  Apache httpd + mod_auth_openidc (AuthType oauth20), the same single token
+#   apache-first Apache httpd + mod_auth_openidc, the same 10 000 tokens
+#
+# wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run (the first-seen runs
+# stop earlier, once every token has been sent). Prints requests/s, p50 and p99 per run, the
+# ratios, non-2xx counts, and the gateway's memory (VmRSS sampled during its runs, VmHWM).
+#
+# Usage: benches/load/compare.sh            (from the repository root; root or sudo for apt-get)
+# Environment: DURATION (default 10), TOKENS (default 10000), CONNECTIONS (default 32).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DURATION=${DURATION:-10}
+TOKENS=${TOKENS:-10000}
+CONNECTIONS=${CONNECTIONS:-32}
+P_UP=18080 P_HOP=18081 P_OURS=18082 P_APACHE=18083
+MODS=/usr/lib/apache2/modules
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+WORK=$(mktemp -d /tmp/oidc-load.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+  for pid in "${PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT INT TERM
+
+log() { echo "== $*" >&2; }
+
+# --- tools ---------------------------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || missing+=(nginx)
+command -v apache2 >/dev/null || missing+=(apache2)
+[ -f "$MODS/mod_auth_openidc.so" ] || missing+=(libapache2-mod-auth-openidc)
+command -v openssl >/dev/null || missing+=(openssl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  $SUDO apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+
+# --- build and tokens ----------------------------------------------------------------------------
+cd "$ROOT"
+log "building oidc-host (release)"
+cargo build --release -p oidc-host
+log "minting $TOKENS tokens"
+cargo run --release -q -p oidc-benches --example load_tokens -- "$WORK" "$TOKENS"
+SEEN=$(head -n1 "$WORK/seen.txt")
+openssl req -x509 -new -key testdata/keys/rsa-a.pem -subj /CN=bench -days 2 \
+  -out "$WORK/cert.pem" 2>/dev/null
+chmod 644 "$WORK"/*
+
+# --- servers -------------------------------------------------------------------------------------
+wait_port() {
+  for _ in $(seq 1 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$1; logs in $WORK" >&2
+  KEEP=1
+  exit 1
+}
+
+nginx_conf() { # name workers server-block
+  cat >"$WORK/$1.conf" <<EOF
+worker_processes $2;
+daemon off;
+pid $WORK/$1.pid;
+error_log $WORK/$1.err warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1-body;
+  proxy_temp_path $WORK/$1-proxy;
+  $3
+}
+EOF
+}
+
+nginx_conf upstream 1 "server { listen 127.0.0.1:$P_UP; location / { return 200 \"ok\n\"; } }"
+nginx_conf hop 2 "upstream up { server 127.0.0.1:$P_UP; keepalive 64; }
+  server { listen 127.0.0.1:$P_HOP; location / {
+    proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+nginx -e "$WORK/upstream.err" -c "$WORK/upstream.conf" &
+PIDS+=($!)
+nginx -e "$WORK/hop.err" -c "$WORK/hop.conf" &
+PIDS+=($!)
+
+FILTER_CONFIG=$(printf '{"providers":[{"name":"bench","issuer":"https://idp.example.com","audiences":["api"],"jwks":%s}]}' "$(cat "$WORK/jwks.json")")
+cat >"$WORK/gateway.yaml" <<EOF
+listen: 127.0.0.1:$P_OURS
+upstream: http://127.0.0.1:$P_UP
+workers: 2
+filter:
+  config: '$FILTER_CONFIG'
+EOF
+target/release/oidc-host --log-level warn run --config "$WORK/gateway.yaml" >"$WORK/ours.log" 2>&1 &
+OURS=$!
+PIDS+=($OURS)
+
+RUN_USER=""
+[ "$(id -u)" -eq 0 ] && RUN_USER="User www-data
+Group www-data"
+cat >"$WORK/apache.conf" <<EOF
+ServerRoot /etc/apache2
+ServerName 127.0.0.1
+Listen 127.0.0.1:$P_APACHE
+PidFile $WORK/apache.pid
+DefaultRuntimeDir $WORK
+ErrorLog $WORK/apache.err
+LogLevel warn
+$RUN_USER
+LoadModule mpm_event_module $MODS/mod_mpm_event.so
+LoadModule authn_core_module $MODS/mod_authn_core.so
+LoadModule authz_core_module $MODS/mod_authz_core.so
+LoadModule authz_user_module $MODS/mod_authz_user.so
+LoadModule auth_openidc_module $MODS/mod_auth_openidc.so
+LoadModule proxy_module $MODS/mod_proxy.so
+LoadModule proxy_http_module $MODS/mod_proxy_http.so
+OIDCCryptoPassphrase load-comparison-only
+OIDCOAuthVerifyCertFiles bench#$WORK/cert.pem
+OIDCOAuthRemoteUserClaim sub
+<Location />
+  AuthType oauth20
+  Require valid-user
+</Location>
+ProxyPass / http://127.0.0.1:$P_UP/ keepalive=On
+EOF
+apache2 -f "$WORK/apache.conf" -DFOREGROUND &
+PIDS+=($!)
+
+for p in $P_UP $P_HOP $P_OURS $P_APACHE; do wait_port "$p"; done
+
+# --- sanity: each auth proxy lets a valid token through and refuses a request without one ---------
+for p in $P_OURS $P_APACHE; do
+  ok=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SEEN" "http://127.0.0.1:$p/")
+  no=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/")
+  log "127.0.0.1:$p: valid token $ok, no token $no"
+  if [ "$ok" != 200 ] || [ "$no" != 401 ]; then
+    echo "proxy on $p does not enforce as expected; logs in $WORK" >&2
+    KEEP=1
+    exit 1
+  fi
+done
+
+# --- load ----------------------------------------------------------------------------------------
+SAMPLER=""
+sample_rss() { # max VmRSS (kB) of the gateway while it runs, into $WORK/rss.max
+  local max=0 v
+  while kill -0 "$OURS" 2>/dev/null; do
+    v=$(awk '/^VmRSS/ {print $2}' "/proc/$OURS/status" 2>/dev/null || echo 0)
+    [ "${v:-0}" -gt "$max" ] && max=$v && echo "$max" >"$WORK/rss.max"
+    sleep 0.2
+  done
+}
+
+declare -A RPS P50 P99 NON2XX ERRS
+to_ms() { # wrk latency (e.g. 512.00us, 1.20ms, 1.01s) -> ms
+  awk -v v="$1" 'BEGIN { u = v; sub(/[0-9.]+/, "", u); n = v + 0;
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.3f", n }'
+}
+run() { # name port [wrk args...]
+  local name=$1 port=$2
+  shift 2
+  log "$name"
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "http://127.0.0.1:$port/" \
+    >"$WORK/$name.wrk"
+  RPS[$name]=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$name.wrk")
+  P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$name.wrk")")
+  P99[$name]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/$name.wrk")")
+  NON2XX[$name]=$(awk '/Non-2xx or 3xx responses/ {print $NF}' "$WORK/$name.wrk")
+  NON2XX[$name]=${NON2XX[$name]:-0}
+  ERRS[$name]=$(awk '/Socket errors/ {sub(/.*Socket errors: /, ""); print}' "$WORK/$name.wrk")
+  ERRS[$name]=${ERRS[$name]:-none}
+  sleep 1
+}
+
+run upstream $P_UP
+run nginx-hop $P_HOP
+sample_rss &
+SAMPLER=$!
+PIDS+=($SAMPLER)
+run ours-seen $P_OURS -H "Authorization: Bearer $SEEN"
+run ours-first $P_OURS -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$OURS/status")
+RSS_MAX=$(cat "$WORK/rss.max" 2>/dev/null || echo 0)
+run apache-seen $P_APACHE -H "Authorization: Bearer $SEEN"
+run apache-first $P_APACHE -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+
+# --- report --------------------------------------------------------------------------------------
+echo
+echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run (first-seen runs: $TOKENS tokens, each once); $(nproc) cores"
+printf '%-13s %12s %10s %10s %8s  %s\n' run "requests/s" "p50 ms" "p99 ms" non-2xx "socket errors"
+fail=0
+for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first; do
+  printf '%-13s %12s %10s %10s %8s  %s\n' "$r" "${RPS[$r]}" "${P50[$r]}" "${P99[$r]}" "${NON2XX[$r]}" "${ERRS[$r]}"
+  [ "${NON2XX[$r]}" = 0 ] || fail=1
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo
+echo "ours-seen / apache-seen:    $(ratio "${RPS[ours-seen]}" "${RPS[apache-seen]}")x  (target >= 2.5)"
+echo "ours-first / apache-first:  $(ratio "${RPS[ours-first]}" "${RPS[apache-first]}")x  (target >= 1.0)"
+echo "ours-seen / nginx-hop:      $(ratio "${RPS[ours-seen]}" "${RPS[nginx-hop]}")x  (target >= 0.70)"
+echo "ours-first / nginx-hop:     $(ratio "${RPS[ours-first]}" "${RPS[nginx-hop]}")x"
+echo "p99 added over upstream:    ours-seen $(awk -v a="${P99[ours-seen]}" -v b="${P99[upstream]}" 'BEGIN{printf "%.3f", a-b}') ms," \
+  "ours-first $(awk -v a="${P99[ours-first]}" -v b="${P99[upstream]}" 'BEGIN{printf "%.3f", a-b}') ms  (target <= 1 ms)"
+echo "gateway memory (2 workers): max VmRSS sampled $((RSS_MAX / 1024)) MiB, VmHWM $((HWM / 1024)) MiB  (target <= 64 MiB)"
+if [ "$fail" = 0 ]; then echo "no non-2xx responses"; else echo "NON-2XX RESPONSES UNDER LOAD"; fi
+exit "$fail"

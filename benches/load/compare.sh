@@ -4,21 +4,24 @@
 #   upstream     nginx answering a static 200 (one worker); every proxy below forwards to it
 #   nginx-hop    plain nginx reverse proxy, no auth: the floor any proxy pays
 #   ours-seen    oidc-host (2 workers) with the filter, one token sent on every request
-#   ours-first   oidc-host, 10 000 distinct tokens, each sent once (first seen by the filter)
+#   ours-first   oidc-host, a pool of distinct tokens, none sent twice (first seen by the filter)
 #   apache-seen  Apache httpd + mod_auth_openidc (AuthType oauth20), the same single token
-#   apache-first Apache httpd + mod_auth_openidc, the same 10 000 tokens
+#   apache-first Apache httpd + mod_auth_openidc, the same pool of tokens
 #
-# wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run (the first-seen runs
-# stop earlier, once every token has been sent). Prints requests/s, p50 and p99 per run, the
+# wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run; the first-seen runs last
+# FIRST_DURATION seconds so that the pool of TOKENS tokens is not exhausted (checked: a run that
+# would repeat a token is reported). Prints requests/s, p50 and p99 per run, the
 # ratios, non-2xx counts, and the gateway's memory (VmRSS sampled during its runs, VmHWM).
 #
 # Usage: benches/load/compare.sh            (from the repository root; root or sudo for apt-get)
-# Environment: DURATION (default 10), TOKENS (default 10000), CONNECTIONS (default 32).
+# Environment: DURATION (default 10), FIRST_DURATION (default 2), TOKENS (default 30000),
+# CONNECTIONS (default 32), KEEP=1 keeps the working directory (configs, logs, wrk output).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DURATION=${DURATION:-10}
-TOKENS=${TOKENS:-10000}
+FIRST_DURATION=${FIRST_DURATION:-2}
+TOKENS=${TOKENS:-30000}
 CONNECTIONS=${CONNECTIONS:-32}
 P_UP=18080 P_HOP=18081 P_OURS=18082 P_APACHE=18083
 MODS=/usr/lib/apache2/modules
@@ -177,11 +180,12 @@ to_ms() { # wrk latency (e.g. 512.00us, 1.20ms, 1.01s) -> ms
   awk -v v="$1" 'BEGIN { u = v; sub(/[0-9.]+/, "", u); n = v + 0;
     if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.3f", n }'
 }
-run() { # name port [wrk args...]
-  local name=$1 port=$2
-  shift 2
+declare -A COUNT
+run() { # name port seconds [wrk args...]
+  local name=$1 port=$2 secs=$3
+  shift 3
   log "$name"
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency "$@" "http://127.0.0.1:$port/" \
+  wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --timeout 5s --latency "http://127.0.0.1:$port/" "$@" \
     >"$WORK/$name.wrk"
   RPS[$name]=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$name.wrk")
   P50[$name]=$(to_ms "$(awk '$1 == "50%" {print $2}' "$WORK/$name.wrk")")
@@ -190,29 +194,36 @@ run() { # name port [wrk args...]
   NON2XX[$name]=${NON2XX[$name]:-0}
   ERRS[$name]=$(awk '/Socket errors/ {sub(/.*Socket errors: /, ""); print}' "$WORK/$name.wrk")
   ERRS[$name]=${ERRS[$name]:-none}
+  COUNT[$name]=$(awk '/requests in/ {print $1}' "$WORK/$name.wrk")
   sleep 1
 }
 
-run upstream $P_UP
-run nginx-hop $P_HOP
+run upstream $P_UP "$DURATION"
+run nginx-hop $P_HOP "$DURATION"
 sample_rss &
 SAMPLER=$!
 PIDS+=($SAMPLER)
-run ours-seen $P_OURS -H "Authorization: Bearer $SEEN"
-run ours-first $P_OURS -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+run ours-seen $P_OURS "$DURATION" -H "Authorization: Bearer $SEEN"
+run ours-first $P_OURS "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt"
 HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$OURS/status")
 RSS_MAX=$(cat "$WORK/rss.max" 2>/dev/null || echo 0)
-run apache-seen $P_APACHE -H "Authorization: Bearer $SEEN"
-run apache-first $P_APACHE -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+run apache-seen $P_APACHE "$DURATION" -H "Authorization: Bearer $SEEN"
+run apache-first $P_APACHE "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt"
 
 # --- report --------------------------------------------------------------------------------------
 echo
-echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run (first-seen runs: $TOKENS tokens, each once); $(nproc) cores"
-printf '%-13s %12s %10s %10s %8s  %s\n' run "requests/s" "p50 ms" "p99 ms" non-2xx "socket errors"
+echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run, first-seen runs ${FIRST_DURATION}s over $TOKENS distinct tokens; $(nproc) cores"
+printf '%-13s %12s %9s %10s %10s %8s  %s\n' run "requests/s" requests "p50 ms" "p99 ms" non-2xx "socket errors"
 fail=0
 for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first; do
-  printf '%-13s %12s %10s %10s %8s  %s\n' "$r" "${RPS[$r]}" "${P50[$r]}" "${P99[$r]}" "${NON2XX[$r]}" "${ERRS[$r]}"
+  printf '%-13s %12s %9s %10s %10s %8s  %s\n' "$r" "${RPS[$r]}" "${COUNT[$r]}" "${P50[$r]}" "${P99[$r]}" "${NON2XX[$r]}" "${ERRS[$r]}"
   [ "${NON2XX[$r]}" = 0 ] || fail=1
+done
+for r in ours-first apache-first; do
+  if [ "${COUNT[$r]}" -gt "$TOKENS" ]; then
+    echo "note: $r sent ${COUNT[$r]} requests over $TOKENS tokens, so some tokens were sent twice;" \
+      "raise TOKENS or lower FIRST_DURATION"
+  fi
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo

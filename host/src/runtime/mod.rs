@@ -11,10 +11,11 @@ mod worker;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use shared::{MetricKind, MetricSample, Shared};
+#[cfg(feature = "testkit")]
 pub(crate) use stream::HeadersAnswer;
 pub use stream::Stream;
 
@@ -221,10 +222,11 @@ impl Pool {
 
     /// Asks every worker to fire the ticks that are due by the clock and waits until they have.
     /// The system clock does this by itself; the test kit calls it after advancing a manual clock.
+    #[cfg(feature = "testkit")]
     pub(crate) fn run_due_timers(&self) {
         let mut replies = Vec::new();
         for w in &self.workers {
-            let (tx, rx) = mpsc::channel();
+            let (tx, rx) = std::sync::mpsc::channel();
             w.send(Msg::Timers(tx));
             replies.push(rx);
         }

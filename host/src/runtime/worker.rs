@@ -48,6 +48,8 @@ pub(crate) enum Msg {
         context: u32,
         queue_id: u32,
     },
+    /// Sent only by the test kit, which drives a manual clock.
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     Timers(mpsc::Sender<()>),
     Drain(oneshot::Sender<()>),
     Shutdown,

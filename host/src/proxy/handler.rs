@@ -143,12 +143,15 @@ impl Proxy {
 
         let exchange =
             tokio::time::timeout(self.upstream_timeout, self.client.request(upstream_request));
+        // Biased: when the filter answered during the body phase, its answer wins over the
+        // upstream failure that aborting the body causes.
         let upstream = tokio::select! {
-            result = exchange => result,
+            biased;
             Ok(early) = early_rx => return match early {
                 EarlyEnd::Local(local) => self.local(local),
                 EarlyEnd::Failed(failure) => self.fail_closed(&failure),
             },
+            result = exchange => result,
         };
         let response = match upstream {
             Ok(Ok(response)) => response,
@@ -268,12 +271,12 @@ async fn pump_request(
                     let _ = tx.send(Ok(Frame::trailers(map))).await;
                 }
                 Ok(Verdict::Respond(local)) => {
-                    let _ = tx.send(abort_frame("filter answered locally")).await;
                     let _ = early.send(EarlyEnd::Local(local));
+                    let _ = tx.send(abort_frame("filter answered locally")).await;
                 }
                 Err(failure) => {
-                    let _ = tx.send(abort_frame("filter failed")).await;
                     let _ = early.send(EarlyEnd::Failed(failure));
+                    let _ = tx.send(abort_frame("filter failed")).await;
                 }
             }
             return;
@@ -294,14 +297,16 @@ async fn forward_data(
             }
             Ok(())
         }
+        // The filter's answer is handed over before the upstream body is aborted, so the abort
+        // (which fails the upstream exchange) can never overtake it.
         Ok(Verdict::Respond(local)) => {
-            let _ = tx.send(abort_frame("filter answered locally")).await;
             let _ = early.send(EarlyEnd::Local(local));
+            let _ = tx.send(abort_frame("filter answered locally")).await;
             Err(())
         }
         Err(failure) => {
-            let _ = tx.send(abort_frame("filter failed")).await;
             let _ = early.send(EarlyEnd::Failed(failure));
+            let _ = tx.send(abort_frame("filter failed")).await;
             Err(())
         }
     }

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
+use crate::ecdsa_p256::P256PublicKey;
 use crate::error::AuthError;
 use crate::json::{self, JsonError};
 use crate::jws::Alg;
@@ -43,7 +44,8 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub enum PublicKey {
     /// Holds its Montgomery constants, computed once here rather than on every verification.
     Rsa(RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
+    /// Holds its table of multiples for `u2·Q`, computed once here.
+    P256(P256PublicKey),
     P384(p384::ecdsa::VerifyingKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -71,7 +73,7 @@ impl PublicKey {
             }
             PublicKey::P256(key) => {
                 out.push(b'2');
-                out.extend_from_slice(key.to_encoded_point(false).as_bytes());
+                out.extend_from_slice(&key.to_uncompressed());
             }
             PublicKey::P384(key) => {
                 out.push(b'3');
@@ -361,14 +363,14 @@ fn rsa_key(members: &Map<String, Value>) -> Result<PublicKey, KeyRejected> {
 fn ec_key(members: &Map<String, Value>) -> Result<PublicKey, KeyRejected> {
     match string_member(members, "crv")? {
         "P-256" => {
-            let point = sec1_point(
+            // Refuses coordinates not below p and points off the curve; affine coordinates
+            // cannot name the identity.
+            P256PublicKey::from_coordinates(
                 &fixed_member::<32>(members, "x")?,
                 &fixed_member::<32>(members, "y")?,
-            );
-            // `from_sec1_bytes` refuses points off the curve and the identity.
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                .map(PublicKey::P256)
-                .map_err(|_| KeyRejected::InvalidKey)
+            )
+            .map(PublicKey::P256)
+            .map_err(|_| KeyRejected::InvalidKey)
         }
         "P-384" => {
             let point = sec1_point(

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cookie;
 pub mod decision;
 pub mod discovery;
+pub mod ecdsa_p256;
 pub mod engine;
 pub mod entropy;
 pub mod error;

@@ -8,7 +8,7 @@
 //! EdDSA is Ed25519 (RFC 8037) checked with the strict rules (canonical S, no small-order keys
 //! or R).
 
-use p256::ecdsa::signature::Verifier as _;
+use p384::ecdsa::signature::Verifier as _;
 
 use crate::error::AuthError;
 use crate::jwks::PublicKey;
@@ -37,8 +37,8 @@ pub fn verify_signature(
         (Alg::PS256, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha256, signing_input, signature),
         (Alg::PS384, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha384, signing_input, signature),
         (Alg::PS512, PublicKey::Rsa(k)) => k.verify_pss(Hash::Sha512, signing_input, signature),
-        (Alg::ES256, PublicKey::P256(k)) => p256::ecdsa::Signature::from_slice(signature)
-            .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok()),
+        // `crate::ecdsa_p256` refuses anything but 64 bytes with r and s in [1, n − 1].
+        (Alg::ES256, PublicKey::P256(k)) => k.verify(signing_input, signature),
         (Alg::ES384, PublicKey::P384(k)) => p384::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok()),
         (Alg::EdDSA, PublicKey::Ed25519(k)) => <[u8; 64]>::try_from(signature).is_ok_and(|raw| {

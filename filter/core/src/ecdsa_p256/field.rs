@@ -109,140 +109,31 @@ impl Fe {
 }
 
 /// `c mod p` for a 512-bit `c = (c15, …, c0)` in 32-bit words, by FIPS 186-4 §D.2.3:
-/// `c ≡ s1 + 2·s2 + 2·s3 + s4 + s5 − s6 − s7 − s8 − s9 (mod p)`, each `s` a 256-bit number
-/// assembled from the words of `c` as listed below (most significant word first, as in the
-/// standard).
+/// `c ≡ s1 + 2·s2 + 2·s3 + s4 + s5 − s6 − s7 − s8 − s9 (mod p)`, where, most significant word
+/// first,
+///
+/// ```text
+/// s1 = (c7,  c6,  c5,  c4,  c3,  c2,  c1,  c0)     s6 = (c10, c8,  0,   0,   0,   c13, c12, c11)
+/// s2 = (c15, c14, c13, c12, c11, 0,   0,   0)      s7 = (c11, c9,  0,   0,   c15, c14, c13, c12)
+/// s3 = (0,   c15, c14, c13, c12, 0,   0,   0)      s8 = (c12, 0,   c10, c9,  c8,  c15, c14, c13)
+/// s4 = (c15, c14, 0,   0,   0,   c10, c9,  c8)     s9 = (c13, 0,   c11, c10, c9,  0,   c15, c14)
+/// s5 = (c8,  c13, c15, c14, c13, c11, c10, c9)
+/// ```
+///
+/// Below, each word of that sum is written out column by column (w0 is the least significant).
 fn reduce(c: &[u32; 2 * LIMBS]) -> Fe {
-    let word = |i: usize| i64::from(c[i]);
-    // (w7, w6, w5, w4, w3, w2, w1, w0), written most significant first; `None` is a zero word.
-    let terms: [(i64, [Option<usize>; 8]); 9] = [
-        (
-            1,
-            [
-                Some(7),
-                Some(6),
-                Some(5),
-                Some(4),
-                Some(3),
-                Some(2),
-                Some(1),
-                Some(0),
-            ],
-        ),
-        (
-            2,
-            [
-                Some(15),
-                Some(14),
-                Some(13),
-                Some(12),
-                Some(11),
-                None,
-                None,
-                None,
-            ],
-        ),
-        (
-            2,
-            [
-                None,
-                Some(15),
-                Some(14),
-                Some(13),
-                Some(12),
-                None,
-                None,
-                None,
-            ],
-        ),
-        (
-            1,
-            [
-                Some(15),
-                Some(14),
-                None,
-                None,
-                None,
-                Some(10),
-                Some(9),
-                Some(8),
-            ],
-        ),
-        (
-            1,
-            [
-                Some(8),
-                Some(13),
-                Some(15),
-                Some(14),
-                Some(13),
-                Some(11),
-                Some(10),
-                Some(9),
-            ],
-        ),
-        (
-            -1,
-            [
-                Some(10),
-                Some(8),
-                None,
-                None,
-                None,
-                Some(13),
-                Some(12),
-                Some(11),
-            ],
-        ),
-        (
-            -1,
-            [
-                Some(11),
-                Some(9),
-                None,
-                None,
-                Some(15),
-                Some(14),
-                Some(13),
-                Some(12),
-            ],
-        ),
-        (
-            -1,
-            [
-                Some(12),
-                None,
-                Some(10),
-                Some(9),
-                Some(8),
-                Some(15),
-                Some(14),
-                Some(13),
-            ],
-        ),
-        (
-            -1,
-            [
-                Some(13),
-                None,
-                Some(11),
-                Some(10),
-                Some(9),
-                None,
-                Some(15),
-                Some(14),
-            ],
-        ),
-    ];
-    let mut sums = [0i64; LIMBS];
-    for (sign, words) in &terms {
-        for (position, source) in words.iter().rev().enumerate() {
-            if let Some(i) = source {
-                sums[position] += sign * word(*i);
-            }
-        }
-    }
-    fold(sums)
+    let c: [i64; 2 * LIMBS] = c.map(i64::from);
+    let [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15] = c;
+    fold([
+        c0 + c8 + c9 - c11 - c12 - c13 - c14,
+        c1 + c9 + c10 - c12 - c13 - c14 - c15,
+        c2 + c10 + c11 - c13 - c14 - c15,
+        c3 + 2 * c11 + 2 * c12 + c13 - c15 - c8 - c9,
+        c4 + 2 * c12 + 2 * c13 + c14 - c9 - c10,
+        c5 + 2 * c13 + 2 * c14 + c15 - c10 - c11,
+        c6 + 3 * c14 + 2 * c15 + c13 - c8 - c9,
+        c7 + 3 * c15 + c8 - c10 - c11 - c12 - c13,
+    ])
 }
 
 /// The number `Σ sums[i]·2^(32i)` (each `|sums[i]| < 2^40`) reduced into `[0, p)`.
@@ -332,6 +223,151 @@ mod tests {
         ]));
         out.push(fe([0, 0, 0, u32::MAX, u32::MAX, u32::MAX, 0, 0xffff_fffe]));
         out
+    }
+
+    /// FIPS 186-4 §D.2.3 transcribed term by term, (w7, …, w0) as the standard lists them.
+    fn reduce_by_terms(c: &[u32; 2 * LIMBS]) -> Fe {
+        let terms: [(i64, [Option<usize>; 8]); 9] = [
+            (
+                1,
+                [
+                    Some(7),
+                    Some(6),
+                    Some(5),
+                    Some(4),
+                    Some(3),
+                    Some(2),
+                    Some(1),
+                    Some(0),
+                ],
+            ),
+            (
+                2,
+                [
+                    Some(15),
+                    Some(14),
+                    Some(13),
+                    Some(12),
+                    Some(11),
+                    None,
+                    None,
+                    None,
+                ],
+            ),
+            (
+                2,
+                [
+                    None,
+                    Some(15),
+                    Some(14),
+                    Some(13),
+                    Some(12),
+                    None,
+                    None,
+                    None,
+                ],
+            ),
+            (
+                1,
+                [
+                    Some(15),
+                    Some(14),
+                    None,
+                    None,
+                    None,
+                    Some(10),
+                    Some(9),
+                    Some(8),
+                ],
+            ),
+            (
+                1,
+                [
+                    Some(8),
+                    Some(13),
+                    Some(15),
+                    Some(14),
+                    Some(13),
+                    Some(11),
+                    Some(10),
+                    Some(9),
+                ],
+            ),
+            (
+                -1,
+                [
+                    Some(10),
+                    Some(8),
+                    None,
+                    None,
+                    None,
+                    Some(13),
+                    Some(12),
+                    Some(11),
+                ],
+            ),
+            (
+                -1,
+                [
+                    Some(11),
+                    Some(9),
+                    None,
+                    None,
+                    Some(15),
+                    Some(14),
+                    Some(13),
+                    Some(12),
+                ],
+            ),
+            (
+                -1,
+                [
+                    Some(12),
+                    None,
+                    Some(10),
+                    Some(9),
+                    Some(8),
+                    Some(15),
+                    Some(14),
+                    Some(13),
+                ],
+            ),
+            (
+                -1,
+                [
+                    Some(13),
+                    None,
+                    Some(11),
+                    Some(10),
+                    Some(9),
+                    None,
+                    Some(15),
+                    Some(14),
+                ],
+            ),
+        ];
+        let mut sums = [0i64; LIMBS];
+        for (sign, words) in &terms {
+            for (position, source) in words.iter().rev().enumerate() {
+                if let Some(i) = source {
+                    sums[position] += sign * i64::from(c[*i]);
+                }
+            }
+        }
+        fold(sums)
+    }
+
+    #[test]
+    fn written_out_reduction_matches_the_standard_terms() {
+        let values = samples();
+        for a in &values {
+            for b in &values {
+                let wide = u256::mul_wide(&a.0, &b.0);
+                assert_eq!(reduce(&wide), reduce_by_terms(&wide));
+            }
+        }
+        let all_ones = [u32::MAX; 2 * LIMBS];
+        assert_eq!(reduce(&all_ones), reduce_by_terms(&all_ones));
     }
 
     #[test]

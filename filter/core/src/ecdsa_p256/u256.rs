@@ -79,6 +79,20 @@ pub(super) const fn sub(a: &U256, b: &U256) -> (U256, bool) {
     (out, borrow)
 }
 
+/// `(a + carry·2^256) / 2`, rounding down: a right shift by one with `carry` as the new top bit.
+pub(super) fn shr1(a: &U256, carry: bool) -> U256 {
+    let mut out = ZERO;
+    for i in 0..LIMBS {
+        let above = if i + 1 < LIMBS {
+            a[i + 1]
+        } else {
+            u32::from(carry)
+        };
+        out[i] = (a[i] >> 1) | (above << 31);
+    }
+    out
+}
+
 /// The 512-bit product `a·b`, least significant limb first (schoolbook, one row per limb of
 /// `a`). Each step `t + x·y + carry` stays below 2^64 because (2^32 − 1)² + 2(2^32 − 1) = 2^64 − 1.
 pub(super) fn mul_wide(a: &U256, b: &U256) -> [u32; 2 * LIMBS] {
@@ -162,6 +176,16 @@ mod tests {
         assert_eq!(sub(&ZERO, &one), (max, true));
         assert_eq!(sub(&max, &max), (ZERO, false));
         assert!(less_than(&one, &max) && !less_than(&max, &one) && !less_than(&one, &one));
+    }
+
+    #[test]
+    fn halving_shifts_in_the_carry() {
+        let two = [2, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(shr1(&two, false), [1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            shr1(&[1, 1, 0, 0, 0, 0, 0, 0], true),
+            [0x8000_0000, 0, 0, 0, 0, 0, 0, 0x8000_0000]
+        );
     }
 
     #[test]

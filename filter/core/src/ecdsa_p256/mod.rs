@@ -85,12 +85,11 @@ impl P256PublicKey {
 
     /// SEC 1 v2 §4.1.4 for a SHA-256 digest: steps 1–6, and step 7 without an inversion.
     fn verify_digest(&self, digest: &[u8; 32], signature: &[u8]) -> bool {
-        let Ok(raw) = <&[u8; 64]>::try_from(signature) else {
+        // Exactly 32 bytes of r, then exactly 32 of s.
+        let Some((r_bytes, rest)) = signature.split_first_chunk::<32>() else {
             return false;
         };
-        let (r_bytes, s_bytes) = raw.split_at(32);
-        let (Ok(r_bytes), Ok(s_bytes)) = (<&[u8; 32]>::try_from(r_bytes), s_bytes.try_into())
-        else {
+        let Ok(s_bytes) = <&[u8; 32]>::try_from(rest) else {
             return false;
         };
         // Step 1: r and s in [1, n − 1].

@@ -15,7 +15,10 @@
 #
 # Usage: benches/load/compare.sh            (from the repository root; root or sudo for apt-get)
 # Environment: DURATION (default 10), FIRST_DURATION (default 2), TOKENS (default 30000),
-# CONNECTIONS (default 32), KEEP=1 keeps the working directory (configs, logs, wrk output).
+# CONNECTIONS (default 32), KEEP=1 keeps the working directory (configs, logs, wrk output),
+# PORT_BASE (default 18080; the four servers listen on PORT_BASE..PORT_BASE+3, so two runs on one
+# machine can use different bases), OIDC_HOST=path runs that oidc-host binary instead of building
+# target/release/oidc-host (to compare two builds back to back under the same conditions).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +26,9 @@ DURATION=${DURATION:-10}
 FIRST_DURATION=${FIRST_DURATION:-2}
 TOKENS=${TOKENS:-30000}
 CONNECTIONS=${CONNECTIONS:-32}
-P_UP=18080 P_HOP=18081 P_OURS=18082 P_APACHE=18083
+if [ -n "${OIDC_HOST:-}" ]; then OIDC_HOST=$(realpath "$OIDC_HOST"); fi
+PORT_BASE=${PORT_BASE:-18080}
+P_UP=$PORT_BASE P_HOP=$((PORT_BASE + 1)) P_OURS=$((PORT_BASE + 2)) P_APACHE=$((PORT_BASE + 3))
 MODS=/usr/lib/apache2/modules
 
 SUDO=""
@@ -62,8 +67,11 @@ fi
 
 # --- build and tokens ----------------------------------------------------------------------------
 cd "$ROOT"
-log "building oidc-host (release)"
-cargo build --release -p oidc-host
+if [ -z "${OIDC_HOST:-}" ]; then
+  log "building oidc-host (release)"
+  cargo build --release -p oidc-host
+  OIDC_HOST=target/release/oidc-host
+fi
 log "minting $TOKENS tokens"
 cargo run --release -q -p oidc-benches --example load_tokens -- "$WORK" "$TOKENS"
 SEEN=$(head -n1 "$WORK/seen.txt")
@@ -115,7 +123,7 @@ workers: 2
 filter:
   config: '$FILTER_CONFIG'
 EOF
-target/release/oidc-host --log-level warn run --config "$WORK/gateway.yaml" >"$WORK/ours.log" 2>&1 &
+"$OIDC_HOST" --log-level warn run --config "$WORK/gateway.yaml" >"$WORK/ours.log" 2>&1 &
 OURS=$!
 PIDS+=($OURS)
 

@@ -279,3 +279,87 @@ async fn answers_the_filters_body_phase_reply_instead_of_the_upstreams() {
     assert_eq!(reply.status, 403);
     assert_eq!(reply.body, Bytes::from_static(b"denied"));
 }
+
+/// An upstream answering `ok` to everything that counts the connections it accepted; with
+/// `keep_alive` false it answers `Connection: close` and closes after each response.
+async fn counting_upstream(
+    keep_alive: bool,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                hyper::server::conn::http1::Builder::new()
+                    .keep_alive(keep_alive)
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+/// Sends `n` GETs one after the other on one client connection; the statuses and bodies.
+async fn sequential_gets(gateway: std::net::SocketAddr, n: usize) -> Vec<(u16, Bytes)> {
+    let tcp = tokio::net::TcpStream::connect(gateway).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut replies = Vec::new();
+    for i in 0..n {
+        let request = http::Request::builder()
+            .uri(format!("/seq/{i}"))
+            .header("host", "app.test")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = tokio::time::timeout(STEP, sender.send_request(request))
+            .await
+            .unwrap()
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        replies.push((status, body));
+    }
+    replies
+}
+
+#[tokio::test]
+async fn keeps_one_upstream_connection_per_client_connection() {
+    let (upstream, accepted) = counting_upstream(true).await;
+    let gw = gateway(&format!("http://{upstream}"), pass_through_guest(), "").await;
+    for (status, body) in sequential_gets(gw.addr(), 3).await {
+        assert_eq!(status, 200);
+        assert_eq!(body, Bytes::from_static(b"ok"));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A second client connection gets its own upstream connection.
+    for (status, _) in sequential_gets(gw.addr(), 2).await {
+        assert_eq!(status, 200);
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn reopens_the_upstream_connection_when_the_upstream_closes_it() {
+    let (upstream, accepted) = counting_upstream(false).await;
+    let gw = gateway(&format!("http://{upstream}"), pass_through_guest(), "").await;
+    for (status, body) in sequential_gets(gw.addr(), 3).await {
+        assert_eq!(status, 200);
+        assert_eq!(body, Bytes::from_static(b"ok"));
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(gw.metrics().upstream_errors(), 0);
+}

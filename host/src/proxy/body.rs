@@ -2,7 +2,7 @@
 //! channel's capacity), and the boxed body type every response the proxy sends uses.
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, SizeHint};
 use std::pin::Pin;
@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body of every request and response the proxy produces.
-pub type ProxyBody = BoxBody<Bytes, BoxError>;
+/// The body of every request and response the proxy produces (`Send`, not `Sync`: a response body
+/// holds the filter's pending verdict).
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 pub type FrameSender = mpsc::Sender<Result<Frame<Bytes>, BoxError>>;
 
 /// Frames in flight between a pump task and the connection writing them.
@@ -55,15 +56,21 @@ impl Body for ChannelBody {
 pub fn empty() -> ProxyBody {
     Empty::<Bytes>::new()
         .map_err(|never| match never {})
-        .boxed()
+        .boxed_unsync()
 }
 
 pub fn full(bytes: Bytes) -> ProxyBody {
-    Full::new(bytes).map_err(|never| match never {}).boxed()
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn streamed(body: ChannelBody) -> ProxyBody {
-    body.boxed()
+    body.boxed_unsync()
+}
+
+pub fn filtered(body: super::filtered::FilteredBody) -> ProxyBody {
+    body.boxed_unsync()
 }
 
 /// The error that aborts a streamed message.

@@ -1,5 +1,6 @@
 //! One request's trip: client head → filter → upstream → filter → client, with bodies streamed
-//! through the filter chunk by chunk by pump tasks. Security invariant: nothing reaches the upstream
+//! through the filter chunk by chunk (the request body by a pump task, the response body as the
+//! client's connection reads it, see `filtered`). Security invariant: nothing reaches the upstream
 //! before the filter's request-headers verdict is `Continue`, and any filter failure answers 503
 //! (fail closed) — a request is never passed because the filter could not decide.
 
@@ -11,22 +12,22 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use tokio::sync::{oneshot, Mutex};
 
 use super::body::{self, Aborted, FrameSender, ProxyBody};
+use super::filtered::FilteredBody;
 use super::headers::{
-    add_forwarded, header_bytes, pseudo, request_pairs, response_pairs, split_pairs,
+    add_forwarded, header_bytes, header_pairs, pseudo, request_pairs, response_pairs, split_pairs,
     strip_hop_by_hop,
 };
+use super::upstream::{Link, Upstream};
 use crate::admin::HostMetrics;
 use crate::runtime::{FilterFailure, LocalResponse, Pool, Stream, Verdict};
 
 /// The scheme clients reach this proxy with (it does not terminate TLS).
 const LISTENER_SCHEME: &str = "http";
 
-type SharedStream = Arc<Mutex<Stream>>;
+pub(super) type SharedStream = Arc<Mutex<Stream>>;
 
 /// What a request-body pump reports when the filter ends the exchange early.
 enum EarlyEnd {
@@ -36,9 +37,7 @@ enum EarlyEnd {
 
 pub struct Proxy {
     pub(crate) pool: Arc<Pool>,
-    pub(crate) client: Client<HttpConnector, ProxyBody>,
-    /// `host:port` of the protected application.
-    pub(crate) upstream_authority: String,
+    pub(crate) upstream: Upstream,
     pub(crate) max_header_bytes: usize,
     pub(crate) upstream_timeout: Duration,
     pub(crate) metrics: Arc<HostMetrics>,
@@ -55,9 +54,16 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
 }
 
 impl Proxy {
-    pub async fn handle(&self, req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+    /// Answers one client request; `link` is the client connection's own upstream connection
+    /// (HTTP/1.1 clients), `None` for multiplexed (h2c) clients.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        link: Option<&Link>,
+    ) -> Response<ProxyBody> {
         self.metrics.request_started();
-        let response = self.route(req, client).await;
+        let response = self.route(req, client, link).await;
         self.metrics.response_sent(response.status().as_u16());
         response
     }
@@ -80,7 +86,12 @@ impl Proxy {
         plain(StatusCode::SERVICE_UNAVAILABLE, "filter unavailable\n")
     }
 
-    async fn route(&self, req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+    async fn route(
+        &self,
+        req: Request<Incoming>,
+        client: SocketAddr,
+        link: Option<&Link>,
+    ) -> Response<ProxyBody> {
         if header_bytes(req.headers()) > self.max_header_bytes {
             return plain(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -113,8 +124,14 @@ impl Proxy {
             .unwrap_or(parts.method);
         let path = pseudo(&pseudo_headers, ":path").unwrap_or("/");
         let authority = pseudo(&pseudo_headers, ":authority").unwrap_or(&original_authority);
-        let uri: http::Uri = match format!("http://{}{}", self.upstream_authority, path).parse() {
-            Ok(uri) => uri,
+        // Validated as it would be in absolute form, sent in origin form.
+        let uri = match format!("http://{}{}", self.upstream.authority(), path).parse::<http::Uri>()
+        {
+            Ok(uri) => http::Uri::from(
+                uri.into_parts()
+                    .path_and_query
+                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+            ),
             Err(_) => {
                 tracing::error!("filter produced an invalid :path; request failed closed");
                 return self.fail_closed(&FilterFailure::Trapped("invalid :path".into()));
@@ -141,8 +158,10 @@ impl Proxy {
         *upstream_request.version_mut() = http::Version::HTTP_11;
         *upstream_request.headers_mut() = headers;
 
-        let exchange =
-            tokio::time::timeout(self.upstream_timeout, self.client.request(upstream_request));
+        let exchange = tokio::time::timeout(
+            self.upstream_timeout,
+            self.upstream.send(link, upstream_request),
+        );
         // Biased: when the filter answered during the body phase, its answer wins over the
         // upstream failure that aborting the body causes.
         let upstream = tokio::select! {
@@ -157,12 +176,12 @@ impl Proxy {
             Ok(Ok(response)) => response,
             Ok(Err(error)) => {
                 self.metrics.upstream_error();
-                tracing::warn!(error = %error, upstream = %self.upstream_authority, "upstream unreachable");
+                tracing::warn!(error = %error, upstream = %self.upstream.authority(), "upstream unreachable");
                 return plain(StatusCode::BAD_GATEWAY, "upstream unavailable\n");
             }
             Err(_) => {
                 self.metrics.upstream_error();
-                tracing::warn!(upstream = %self.upstream_authority, "upstream timed out");
+                tracing::warn!(upstream = %self.upstream.authority(), "upstream timed out");
                 return plain(StatusCode::GATEWAY_TIMEOUT, "upstream timed out\n");
             }
         };
@@ -199,9 +218,7 @@ impl Proxy {
             drop(stream);
             body::empty()
         } else {
-            let (tx, channel) = body::channel();
-            tokio::spawn(pump_response(incoming, stream, tx));
-            body::streamed(channel)
+            body::filtered(FilteredBody::new(incoming, stream))
         };
         let mut client_response = Response::new(body);
         *client_response.status_mut() = status;
@@ -264,7 +281,7 @@ async fn pump_request(
             Err(frame) => frame,
         };
         if let Ok(trailers) = frame.into_trailers() {
-            let pairs = crate::callout::to_pairs(&trailers);
+            let pairs = header_pairs(&trailers);
             match stream.lock().await.request_trailers(pairs).await {
                 Ok(Verdict::Continue(pairs)) => {
                     let (_, map) = split_pairs(pairs);
@@ -308,64 +325,6 @@ async fn forward_data(
             let _ = early.send(EarlyEnd::Failed(failure));
             let _ = tx.send(abort_frame("filter failed")).await;
             Err(())
-        }
-    }
-}
-
-/// Upstream body → filter → client body. Once the head is sent, a filter that fails or answers
-/// locally can only abort the body (the client sees a reset, never unfiltered data).
-async fn pump_response(mut incoming: Incoming, stream: SharedStream, tx: FrameSender) {
-    loop {
-        let Some(frame) = incoming.frame().await else {
-            if let Ok(Verdict::Continue(chunk)) =
-                stream.lock().await.response_body(Bytes::new(), true).await
-            {
-                if !chunk.is_empty() {
-                    let _ = tx.send(Ok(Frame::data(chunk))).await;
-                }
-                return;
-            }
-            let _ = tx.send(abort_frame("filter stopped the response")).await;
-            return;
-        };
-        let Ok(frame) = frame else {
-            let _ = tx.send(abort_frame("upstream body aborted")).await;
-            return;
-        };
-        match frame.into_data() {
-            Ok(data) => {
-                let end = incoming.is_end_stream();
-                match stream.lock().await.response_body(data, end).await {
-                    Ok(Verdict::Continue(chunk)) => {
-                        if !chunk.is_empty() && tx.send(Ok(Frame::data(chunk))).await.is_err() {
-                            return;
-                        }
-                        if end {
-                            return;
-                        }
-                    }
-                    Ok(Verdict::Respond(_)) | Err(_) => {
-                        tracing::warn!("filter stopped a response after its headers were sent");
-                        let _ = tx.send(abort_frame("filter stopped the response")).await;
-                        return;
-                    }
-                }
-            }
-            Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers() {
-                    let pairs = crate::callout::to_pairs(&trailers);
-                    match stream.lock().await.response_trailers(pairs).await {
-                        Ok(Verdict::Continue(pairs)) => {
-                            let (_, map) = split_pairs(pairs);
-                            let _ = tx.send(Ok(Frame::trailers(map))).await;
-                        }
-                        _ => {
-                            let _ = tx.send(abort_frame("filter stopped the response")).await;
-                        }
-                    }
-                    return;
-                }
-            }
         }
     }
 }

@@ -17,6 +17,11 @@ pub fn header_bytes(map: &HeaderMap) -> usize {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names (RFC 9110 §7.6.1).
 pub fn strip_hop_by_hop(map: &mut HeaderMap) {
+    // Most messages carry none of them (and then no `Connection` either): one pass over the names
+    // is cheaper than a lookup per listed header, and this runs four times per request.
+    if !map.keys().any(|name| HOP_BY_HOP.contains(&name.as_str())) {
+        return;
+    }
     let named: Vec<HeaderName> = map
         .get_all(http::header::CONNECTION)
         .iter()
@@ -60,19 +65,36 @@ pub fn request_pairs(parts: &http::request::Parts, scheme: &str) -> Vec<(String,
         if name == http::header::HOST {
             continue;
         }
-        pairs.push((
-            name.as_str().to_owned(),
-            String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        ));
+        pairs.push((name.as_str().to_owned(), value_text(value)));
     }
     pairs
+}
+
+/// A header value as the filter sees it: the text, with invalid UTF-8 replaced (the check for
+/// visible ASCII comes first: it is the common case and cheaper than the UTF-8 decoder).
+fn value_text(value: &HeaderValue) -> String {
+    match value.to_str() {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+    }
+}
+
+/// Every header as `(name, value)` pairs, in the map's order.
+pub fn header_pairs(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(name, value)| (name.as_str().to_owned(), value_text(value)))
+        .collect()
 }
 
 /// The filter's view of a response head: `:status`, then the headers.
 pub fn response_pairs(status: http::StatusCode, headers: &HeaderMap) -> Vec<(String, String)> {
     let mut pairs = Vec::with_capacity(headers.len() + 1);
     pairs.push((":status".to_owned(), status.as_str().to_owned()));
-    pairs.extend(crate::callout::to_pairs(headers));
+    pairs.extend(
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), value_text(value))),
+    );
     pairs
 }
 
@@ -157,6 +179,32 @@ mod tests {
         assert_eq!(map["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(map["x-forwarded-proto"], "http");
         assert_eq!(map["x-forwarded-host"], "app.test");
+    }
+
+    #[test]
+    fn keeps_headers_when_none_is_hop_by_hop() {
+        let mut map = HeaderMap::new();
+        map.insert("accept", HeaderValue::from_static("*/*"));
+        map.insert("x-secret", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut map);
+        assert_eq!(map.len(), 2);
+    }
+
+    #[test]
+    fn replaces_invalid_utf8_in_values_given_to_the_filter() {
+        let mut map = HeaderMap::new();
+        map.insert("x-text", HeaderValue::from_static("a\tb"));
+        map.insert("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        map.insert(
+            "x-utf8",
+            HeaderValue::from_bytes("café".as_bytes()).unwrap(),
+        );
+        let pairs = response_pairs(http::StatusCode::OK, &map);
+        assert_eq!(pairs[0], (":status".to_owned(), "200".to_owned()));
+        assert_eq!(pairs[1], ("x-text".to_owned(), "a\tb".to_owned()));
+        assert_eq!(pairs[2], ("x-bytes".to_owned(), "caf\u{fffd}".to_owned()));
+        assert_eq!(pairs[3], ("x-utf8".to_owned(), "café".to_owned()));
+        assert_eq!(header_pairs(&map), pairs[1..].to_vec());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The reverse proxy: a tokio + hyper server taking HTTP/1.1 and h2c (prior knowledge), running each
-//! request through a filter `Stream` from the pool, and forwarding allowed requests to the upstream over
-//! a keep-alive pool. `Gateway` wires config, pool, callouts, listener and admin together and owns
-//! graceful shutdown (stop accepting, drain in-flight requests within a bound, stop the workers).
+//! request through a filter `Stream` from the pool, and forwarding allowed requests to the upstream
+//! (one upstream connection per HTTP/1.1 client connection, a keep-alive pool for h2c clients).
+//! `Gateway` wires config, pool, callouts, listener and admin together and owns graceful shutdown
+//! (stop accepting, drain in-flight requests within a bound, stop the workers).
 
 mod body;
+mod filtered;
 mod handler;
 pub mod headers;
+mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,8 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -22,14 +23,13 @@ use tokio::sync::oneshot;
 
 pub use body::ProxyBody;
 pub use handler::Proxy;
+use upstream::{Link, Upstream};
 
 use crate::admin::HostMetrics;
 use crate::callout::HttpCallouts;
 use crate::config::{ConfigError, HostConfig};
 use crate::runtime::{Pool, PoolConfig, StartError};
 
-/// How long an idle upstream connection stays in the keep-alive pool.
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Slack above the header limit for the request line in hyper's HTTP/1 read buffer.
 const REQUEST_LINE_ALLOWANCE: usize = 16 * 1024;
 
@@ -139,16 +139,9 @@ impl Gateway {
             None => (None, None),
         };
 
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(UPSTREAM_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         let proxy = Arc::new(Proxy {
             pool,
-            client,
-            upstream_authority: upstream.authority(),
+            upstream: Upstream::new(upstream.authority()),
             max_header_bytes: config.limits.max_request_header_bytes,
             upstream_timeout: config.limits.upstream_timeout(),
             metrics: metrics.clone(),
@@ -222,9 +215,12 @@ async fn serve(
                 };
                 let _ = tcp.set_nodelay(true);
                 let proxy = proxy.clone();
-                let service = service_fn(move |req| {
+                let link = Arc::new(Link::default());
+                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let proxy = proxy.clone();
-                    async move { Ok::<_, Infallible>(proxy.handle(req, peer).await) }
+                    // h2c requests share the connection concurrently: they use the pool.
+                    let link = (req.version() != http::Version::HTTP_2).then(|| link.clone());
+                    async move { Ok::<_, Infallible>(proxy.handle(req, peer, link.as_deref()).await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(tcp), service).into_owned();
                 let watched = graceful.watch(connection);

@@ -52,6 +52,9 @@ pub(crate) enum Msg {
     #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     Timers(mpsc::Sender<()>),
     Drain(oneshot::Sender<()>),
+    /// Benchmarks only: requests run on the worker without the cross-thread hop.
+    #[cfg(feature = "testkit")]
+    Bench(super::bench::BenchRun),
     Shutdown,
 }
 
@@ -328,6 +331,8 @@ impl Worker {
                 let _ = done.send(());
             }
             Msg::Drain(done) => self.drained = Some(done),
+            #[cfg(feature = "testkit")]
+            Msg::Bench(run) => self.bench(run),
             Msg::Shutdown => {}
         }
     }
@@ -382,7 +387,7 @@ impl Worker {
         self.restart();
     }
 
-    fn open(&mut self, context: u32, source: Option<SocketAddr>) {
+    pub(super) fn open(&mut self, context: u32, source: Option<SocketAddr>) {
         if !self.ensure_vm() {
             return;
         }
@@ -404,7 +409,7 @@ impl Worker {
         self.after_callback();
     }
 
-    fn event(&mut self, context: u32, event: StreamEvent, reply: Reply) {
+    pub(super) fn event(&mut self, context: u32, event: StreamEvent, reply: Reply) {
         if self.vm.is_none() && !self.ensure_vm() {
             return reply.send(Err(FilterFailure::WorkerGone));
         }

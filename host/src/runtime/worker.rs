@@ -25,8 +25,10 @@ pub(crate) enum Msg {
         context: u32,
         source: Option<SocketAddr>,
     },
+    /// A phase; the first one of a stream also creates its context (`open`).
     Event {
         context: u32,
+        open: Option<Opening>,
         event: StreamEvent,
         reply: Reply,
     },
@@ -56,6 +58,13 @@ pub(crate) enum Msg {
     #[cfg(feature = "testkit")]
     Bench(super::bench::BenchRun),
     Shutdown,
+}
+
+/// What creating a stream's context needs: the client address and the properties the proxy set.
+#[derive(Debug)]
+pub(crate) struct Opening {
+    pub(crate) source: Option<SocketAddr>,
+    pub(crate) properties: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -291,22 +300,23 @@ impl Worker {
             Msg::Open { context, source } => self.open(context, source),
             Msg::Event {
                 context,
+                open,
                 event,
                 reply,
-            } => self.event(context, event, reply),
+            } => {
+                if let Some(o) = open {
+                    self.open(context, o.source);
+                    for (path, value) in o.properties {
+                        self.set_property(context, path, value);
+                    }
+                }
+                self.event(context, event, reply)
+            }
             Msg::SetProperty {
                 context,
                 path,
                 value,
-            } => {
-                if let Some(d) = self
-                    .vm
-                    .as_mut()
-                    .and_then(|vm| vm.host().streams.get_mut(&context))
-                {
-                    d.properties.insert(path, value);
-                }
-            }
+            } => self.set_property(context, path, value),
             Msg::Close { context } => self.close(context),
             Msg::CalloutDone {
                 generation,
@@ -385,6 +395,16 @@ impl Worker {
         }
         self.vm = None;
         self.restart();
+    }
+
+    fn set_property(&mut self, context: u32, path: String, value: Vec<u8>) {
+        if let Some(d) = self
+            .vm
+            .as_mut()
+            .and_then(|vm| vm.host().streams.get_mut(&context))
+        {
+            d.properties.insert(path, value);
+        }
     }
 
     pub(super) fn open(&mut self, context: u32, source: Option<SocketAddr>) {

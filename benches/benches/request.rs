@@ -10,6 +10,9 @@
 //!   worker without the wake-up latency of one cross-thread round trip per request.
 //!   `missing_token` (a 401 the filter decides without looking at any token) is the runtime's own
 //!   per-request cost.
+//! - `wasm_on_worker/…`: the same requests run on the worker's own thread, one after another
+//!   (`Pool::run_on_worker`), so the hop between threads is not in the time: the runtime's and
+//!   the filter's cost per request alone.
 //! - `core/…`: `Engine::on_request` natively with `MemoryShared`, as the adapter calls it.
 //! - `ring/…`: `ring` verifying the same signature natively: the floor.
 //!
@@ -176,6 +179,19 @@ impl Host {
     }
 }
 
+impl Host {
+    /// `requests` run one after another on the worker's own thread (no hop from this thread),
+    /// returning the time the worker took; every request must get `status`.
+    fn on_worker(&self, requests: Vec<Vec<(String, String)>>, status: u16) -> Duration {
+        let (elapsed, statuses) = self
+            .pool
+            .run_on_worker(requests, Some(self.source))
+            .unwrap();
+        assert!(statuses.iter().all(|s| *s == status), "{statuses:?}");
+        elapsed
+    }
+}
+
 /// Requests in flight at once in the pipelined runs, as wrk's 32 connections keep them.
 const IN_FLIGHT: usize = 32;
 
@@ -292,6 +308,19 @@ fn wasm(c: &mut Criterion) {
     });
     g.bench_function("first_seen_es256", |b| {
         b.iter_custom(|n| host.pipelined((0..n).map(|_| headers(&fresh(&keys.ec))).collect()))
+    });
+    g.finish();
+
+    // The same requests without the hop: what the worker spends per request.
+    let mut g = c.benchmark_group("wasm_on_worker");
+    g.bench_function("missing_token", |b| {
+        b.iter_custom(|n| host.on_worker(vec![no_token.clone(); n as usize], 401))
+    });
+    g.bench_function("cached_rs256", |b| {
+        b.iter_custom(|n| host.on_worker(vec![headers(&seen); n as usize], 200))
+    });
+    g.bench_function("rejected_bad_signature", |b| {
+        b.iter_custom(|n| host.on_worker(vec![headers(&bad); n as usize], 401))
     });
     g.finish();
 }

@@ -7,7 +7,9 @@
 //! slots (a new entry overwrites whatever hashed to its slot) and a cap per entry, so it is bounded
 //! in entries and bytes without any eviction bookkeeping across workers.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -42,11 +44,46 @@ pub struct Verified {
 
 type Digest32 = [u8; 32];
 
+/// Key of a token in the per-worker map: 128 bits of SipHash under two secret keys drawn when the
+/// cache is made. Only someone who knows the keys could make two tokens share an entry, and the
+/// keys never leave this instance; SHA-256 (what the shared table needs, since every worker must
+/// agree on it) costs several times more in wasm, which has no SHA instructions, and the lookup
+/// runs on every request.
+type LocalKey = [u64; 2];
+
+#[derive(Debug)]
+struct LocalKeys {
+    first: RandomState,
+    /// Derived from `first` rather than drawn from another `RandomState`: std's states made one
+    /// after the other on a thread differ only by one in their first key.
+    second: (u64, u64),
+}
+
+impl Default for LocalKeys {
+    fn default() -> Self {
+        let first = RandomState::new();
+        let second = (first.hash_one(1u8), first.hash_one(2u8));
+        Self { first, second }
+    }
+}
+
+impl LocalKeys {
+    fn key(&self, token: &str) -> LocalKey {
+        // SipHash-2-4 under its own key: deprecated only as a general-purpose hasher in favour of
+        // `RandomState`, which offers no way to choose the key.
+        #[allow(deprecated)]
+        let mut second = std::hash::SipHasher::new_with_keys(self.second.0, self.second.1);
+        second.write(token.as_bytes());
+        [self.first.hash_one(token.as_bytes()), second.finish()]
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: HashMap<Digest32, (Verified, usize)>,
+    keys: LocalKeys,
+    entries: HashMap<LocalKey, (Verified, usize)>,
     /// Insertion order, for eviction of the oldest entry.
-    order: VecDeque<Digest32>,
+    order: VecDeque<LocalKey>,
     bytes: usize,
 }
 
@@ -63,10 +100,10 @@ impl TokenCache {
         self.entries.is_empty()
     }
 
-    /// A verified token still valid at `now`. Keyed by SHA-256 of the whole token, so a token
-    /// differing in any byte (signature included) is a different entry.
+    /// A verified token still valid at `now`. Keyed by a keyed hash of the whole token
+    /// (`LocalKey`), so a token differing in any byte (signature included) is a different entry.
     pub fn get(&mut self, token: &str, now: Duration) -> Option<Verified> {
-        let key = digest(token);
+        let key = self.keys.key(token);
         let (entry, _) = self.entries.get(&key)?;
         if now > entry.valid_until {
             self.remove(&key);
@@ -76,7 +113,7 @@ impl TokenCache {
     }
 
     pub fn insert(&mut self, token: &str, verified: Verified) {
-        let key = digest(token);
+        let key = self.keys.key(token);
         let cost = token.len();
         if cost > MAX_BYTES {
             return;
@@ -95,7 +132,7 @@ impl TokenCache {
 
     /// After `provider`'s key set changed: forget its tokens whose key is gone.
     pub fn retain_keys(&mut self, provider: usize, keys: &KeySet) {
-        let gone: Vec<Digest32> = self
+        let gone: Vec<LocalKey> = self
             .entries
             .iter()
             .filter(|(_, (v, _))| {
@@ -112,7 +149,7 @@ impl TokenCache {
         }
     }
 
-    fn remove(&mut self, key: &Digest32) {
+    fn remove(&mut self, key: &LocalKey) {
         if let Some((_, cost)) = self.entries.remove(key) {
             self.bytes -= cost;
             self.order.retain(|k| k != key);

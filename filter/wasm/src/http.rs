@@ -20,13 +20,18 @@ impl Stream {
     }
 
     fn request(&self) -> Request {
-        let headers = self.get_http_request_headers();
-        let pseudo = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone())
-        };
+        let all = self.get_http_request_headers();
+        let (mut method, mut path) = (None, None);
+        let mut headers = Vec::with_capacity(all.len());
+        // The first `:method` and `:path` count; pseudo-headers are moved out, not copied.
+        for (name, value) in all {
+            match name.as_str() {
+                ":method" => method = method.or(Some(value)),
+                ":path" => path = path.or(Some(value)),
+                n if n.starts_with(':') => {}
+                _ => headers.push((name, value)),
+            }
+        }
         let property = |path: Vec<&str>| {
             hostcalls::get_property(path)
                 .ok()
@@ -34,17 +39,14 @@ impl Stream {
                 .and_then(|b| String::from_utf8(b).ok())
         };
         Request {
-            method: pseudo(":method")
+            method: method
                 .or_else(|| property(vec!["request", "method"]))
                 .unwrap_or_default(),
-            path: pseudo(":path")
+            path: path
                 .or_else(|| property(vec!["request", "path"]))
                 .unwrap_or_default(),
             source: property(vec!["source", "address"]),
-            headers: headers
-                .into_iter()
-                .filter(|(n, _)| !n.starts_with(':'))
-                .collect(),
+            headers,
         }
     }
 }

@@ -113,6 +113,11 @@ impl Logger {
         }
     }
 
+    /// Whether a line at `level` goes anywhere: to a capture, a sink, or `tracing` at its level.
+    pub fn enabled(&self, level: LogLevel) -> bool {
+        self.capture.is_some() || level >= self.level()
+    }
+
     /// The level below which the host discards guest logs: everything when a sink captures
     /// logs (the test kit), else `tracing`'s global maximum.
     pub fn level(&self) -> LogLevel {
@@ -272,6 +277,11 @@ impl ProxyHost {
         self.map_ref(map).cloned()
     }
 
+    /// The pairs of `map`, borrowed (what `get_header_map_pairs` copies).
+    pub fn header_map(&self, map: i32) -> Result<&[(String, String)], Status> {
+        self.map_ref(map).map(Vec::as_slice)
+    }
+
     pub fn set_header_map_pairs(
         &mut self,
         map: i32,
@@ -283,10 +293,15 @@ impl ProxyHost {
 
     /// The first value of `key` (names compare case-insensitively).
     pub fn get_header_map_value(&self, map: i32, key: &str) -> Result<String, Status> {
+        self.header_map_value(map, key).map(str::to_string)
+    }
+
+    /// The first value of `key`, borrowed (what `get_header_map_value` copies).
+    pub fn header_map_value(&self, map: i32, key: &str) -> Result<&str, Status> {
         self.map_ref(map)?
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.clone())
+            .map(|(_, v)| v.as_str())
             .ok_or(Status::NotFound)
     }
 
@@ -357,6 +372,19 @@ impl ProxyHost {
         start: u32,
         max_size: u32,
     ) -> Result<Vec<u8>, Status> {
+        let mut out = Vec::new();
+        self.buffer_bytes_into(buffer, start, max_size, &mut out)?;
+        Ok(out)
+    }
+
+    /// What `get_buffer_bytes` returns, appended to `out`.
+    pub fn buffer_bytes_into(
+        &self,
+        buffer: i32,
+        start: u32,
+        max_size: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Status> {
         let b = self.buffer_ref(buffer)?;
         let start = usize::try_from(start).map_err(|_| Status::BadArgument)?;
         if start > b.len() {
@@ -364,7 +392,8 @@ impl ProxyHost {
         }
         let max = usize::try_from(max_size).unwrap_or(usize::MAX);
         let end = start.saturating_add(max).min(b.len());
-        Ok(b.get(start..end).unwrap_or_default().to_vec())
+        out.extend_from_slice(b.get(start..end).unwrap_or_default());
+        Ok(())
     }
 
     /// Replaces `size` bytes at `start` with `value` (prepend, append, inject, replace).

@@ -5,7 +5,9 @@
 
 use wasmtime::{Caller, Linker};
 
-use super::memory::{arg, check, read_bytes, read_string, write_bytes, write_u32, write_u64};
+use super::memory::{
+    arg, check, read_bytes, read_string, slice, write_bytes, write_u32, write_u64,
+};
 use super::{map, HostState, LogLevel, ProxyHost, Status};
 
 pub(super) type C<'a> = Caller<'a, HostState>;
@@ -16,6 +18,12 @@ pub(super) fn split<'a>(c: &'a mut C<'_>) -> Result<(&'a mut [u8], &'a mut Proxy
     let m = c.data().memory.ok_or(Status::InvalidMemoryAccess)?;
     let (mem, state) = m.data_and_store_mut(c);
     Ok((mem, &mut state.host))
+}
+
+/// Guest bytes as text without copying them when they are valid UTF-8 (else with replacements,
+/// as `read_string`).
+pub(super) fn text(mem: &[u8], ptr: i32, len: i32) -> Result<std::borrow::Cow<'_, str>, Status> {
+    slice(mem, arg(ptr), arg(len)).map(String::from_utf8_lossy)
 }
 
 pub(super) fn code(r: Result<(), Status>) -> i32 {
@@ -33,24 +41,35 @@ pub(super) fn run(
     code(split(c).and_then(|(mem, host)| f(mem, host)))
 }
 
-/// Runs a hostcall body that produces bytes, then copies them into memory the guest allocates,
-/// writing the address to `ret_ptr` and the size to `ret_size`.
+/// Runs a hostcall body that produces bytes into `out`, then copies them into memory the guest
+/// allocates, writing the address to `ret_ptr` and the size to `ret_size`. `out` is a buffer the
+/// store keeps between calls, so a hostcall on the request path allocates nothing on the host.
 pub(super) fn run_out(
     c: &mut C<'_>,
     ret_ptr: i32,
     ret_size: i32,
-    f: impl FnOnce(&[u8], &mut ProxyHost) -> Result<Vec<u8>, Status>,
+    f: impl FnOnce(&[u8], &mut ProxyHost, &mut Vec<u8>) -> Result<(), Status>,
 ) -> R {
-    let bytes = match split(c).and_then(|(mem, host)| {
+    let mut out = std::mem::take(&mut c.data_mut().scratch);
+    out.clear();
+    let produced = split(c).and_then(|(mem, host)| {
         check(mem, arg(ret_ptr), 4)?;
         check(mem, arg(ret_size), 4)?;
-        f(mem, host)
-    }) {
-        Ok(b) => b,
-        Err(s) => return Ok(s.code()),
+        f(mem, host, &mut out)
+    });
+    let result = match produced {
+        Ok(()) => copy_out(c, &out, ret_ptr, ret_size),
+        Err(s) => Ok(s.code()),
     };
-    copy_out(c, &bytes, ret_ptr, ret_size)
+    // Keep the buffer for the next call, unless a large value (a JWKS body) grew it.
+    if out.capacity() <= SCRATCH_KEPT_BYTES {
+        c.data_mut().scratch = out;
+    }
+    result
 }
+
+/// Largest result buffer kept between hostcalls: a header map with a token fits many times over.
+const SCRATCH_KEPT_BYTES: usize = 64 * 1024;
 
 /// Allocates `bytes.len()` in the guest (through `proxy_on_memory_allocate`) and copies `bytes`
 /// there. An empty value is written as a null pointer and size 0, without allocating. A trap in
@@ -94,9 +113,12 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_log",
         |mut c: C<'_>, level: i32, ptr: i32, len: i32| -> i32 {
             run(&mut c, |mem, host| {
-                let msg = read_string(mem, arg(ptr), arg(len))?;
+                let msg = slice(mem, arg(ptr), arg(len))?;
                 let level = LogLevel::from_abi(level).ok_or(Status::BadArgument)?;
-                host.log.log(level, &msg);
+                // Text is made of the bytes only for a line someone will see.
+                if host.log.enabled(level) {
+                    host.log.log(level, &String::from_utf8_lossy(msg));
+                }
                 Ok(())
             })
         },
@@ -146,8 +168,8 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_buffer_bytes",
         |mut c: C<'_>, buf: i32, start: i32, max: i32, ret_ptr: i32, ret_size: i32| -> R {
-            run_out(&mut c, ret_ptr, ret_size, |_, host| {
-                host.get_buffer_bytes(buf, arg(start), arg(max))
+            run_out(&mut c, ret_ptr, ret_size, |_, host, out| {
+                host.buffer_bytes_into(buf, arg(start), arg(max), out)
             })
         },
     )?;
@@ -156,8 +178,8 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_set_buffer_bytes",
         |mut c: C<'_>, buf: i32, start: i32, size: i32, ptr: i32, len: i32| -> i32 {
             run(&mut c, |mem, host| {
-                let value = read_bytes(mem, arg(ptr), arg(len))?;
-                host.set_buffer_bytes(buf, arg(start), arg(size), &value)
+                let value = slice(mem, arg(ptr), arg(len))?;
+                host.set_buffer_bytes(buf, arg(start), arg(size), value)
             })
         },
     )?;
@@ -167,7 +189,7 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         |mut c: C<'_>, map_id: i32, ret: i32| -> i32 {
             run(&mut c, |mem, host| {
                 check(mem, arg(ret), 4)?;
-                let n = map::serialize(&host.get_header_map_pairs(map_id)?).len();
+                let n = map::serialized_len(host.header_map(map_id)?);
                 write_u32(mem, arg(ret), u32::try_from(n).unwrap_or(u32::MAX))
             })
         },
@@ -176,8 +198,9 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_pairs",
         |mut c: C<'_>, map_id: i32, ret_ptr: i32, ret_size: i32| -> R {
-            run_out(&mut c, ret_ptr, ret_size, |_, host| {
-                Ok(map::serialize(&host.get_header_map_pairs(map_id)?))
+            run_out(&mut c, ret_ptr, ret_size, |_, host, out| {
+                map::serialize_into(host.header_map(map_id)?, out);
+                Ok(())
             })
         },
     )?;
@@ -195,10 +218,10 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_value",
         |mut c: C<'_>, map_id: i32, kp: i32, kl: i32, ret_ptr: i32, ret_size: i32| -> R {
-            run_out(&mut c, ret_ptr, ret_size, |mem, host| {
-                let key = read_string(mem, arg(kp), arg(kl))?;
-                host.get_header_map_value(map_id, &key)
-                    .map(String::into_bytes)
+            run_out(&mut c, ret_ptr, ret_size, |mem, host, out| {
+                let key = text(mem, kp, kl)?;
+                out.extend_from_slice(host.header_map_value(map_id, &key)?.as_bytes());
+                Ok(())
             })
         },
     )?;
@@ -207,8 +230,8 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_add_header_map_value",
         |mut c: C<'_>, map_id: i32, kp: i32, kl: i32, vp: i32, vl: i32| -> i32 {
             run(&mut c, |mem, host| {
-                let key = read_string(mem, arg(kp), arg(kl))?;
-                let value = read_string(mem, arg(vp), arg(vl))?;
+                let key = text(mem, kp, kl)?;
+                let value = text(mem, vp, vl)?;
                 host.add_header_map_value(map_id, &key, &value)
             })
         },
@@ -218,8 +241,8 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_replace_header_map_value",
         |mut c: C<'_>, map_id: i32, kp: i32, kl: i32, vp: i32, vl: i32| -> i32 {
             run(&mut c, |mem, host| {
-                let key = read_string(mem, arg(kp), arg(kl))?;
-                let value = read_string(mem, arg(vp), arg(vl))?;
+                let key = text(mem, kp, kl)?;
+                let value = text(mem, vp, vl)?;
                 host.replace_header_map_value(map_id, &key, &value)
             })
         },
@@ -229,7 +252,7 @@ fn register_core(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_remove_header_map_value",
         |mut c: C<'_>, map_id: i32, kp: i32, kl: i32| -> i32 {
             run(&mut c, |mem, host| {
-                let key = read_string(mem, arg(kp), arg(kl))?;
+                let key = text(mem, kp, kl)?;
                 host.remove_header_map_value(map_id, &key)
             })
         },

@@ -52,12 +52,11 @@ pub(super) fn register_io(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "proxy_get_shared_data",
         |mut c: C<'_>, kp: i32, kl: i32, ret_ptr: i32, ret_size: i32, ret_cas: i32| -> R {
             let mut token = 0u32;
-            let status = run_out(&mut c, ret_ptr, ret_size, |mem, host| {
+            let status = run_out(&mut c, ret_ptr, ret_size, |mem, host, out| {
                 check(mem, arg(ret_cas), 4)?;
-                let key = read_string(mem, arg(kp), arg(kl))?;
-                let (value, cas) = host.shared.get_shared_data(&key)?;
-                token = cas;
-                Ok(value)
+                let key = String::from_utf8_lossy(slice(mem, arg(kp), arg(kl))?);
+                token = host.shared.get_shared_data_into(&key, out)?;
+                Ok(())
             })?;
             if status != Status::Ok.code() {
                 return Ok(status);
@@ -103,8 +102,9 @@ pub(super) fn register_io(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_dequeue_shared_queue",
         |mut c: C<'_>, id: i32, ret_ptr: i32, ret_size: i32| -> R {
-            run_out(&mut c, ret_ptr, ret_size, |_, host| {
-                host.shared.dequeue(arg(id))
+            run_out(&mut c, ret_ptr, ret_size, |_, host, out| {
+                *out = host.shared.dequeue(arg(id))?;
+                Ok(())
             })
         },
     )?;
@@ -154,9 +154,8 @@ pub(super) fn register_io(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_property",
         |mut c: C<'_>, pp: i32, pl: i32, ret_ptr: i32, ret_size: i32| -> R {
-            run_out(&mut c, ret_ptr, ret_size, |mem, host| {
-                let path = split_path(slice(mem, arg(pp), arg(pl))?);
-                get_property(host, &path)
+            run_out(&mut c, ret_ptr, ret_size, |mem, host, out| {
+                get_property(host, slice(mem, arg(pp), arg(pl))?, out)
             })
         },
     )?;

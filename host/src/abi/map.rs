@@ -9,11 +9,26 @@ const MIN_PAIR_BYTES: usize = 8 + 2;
 
 /// Serializes `pairs`; an empty map is the zero-length buffer (as Envoy sends it).
 pub fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(serialized_len(pairs));
+    serialize_into(pairs, &mut out);
+    out
+}
+
+/// The size `serialize` produces for `pairs`.
+pub fn serialized_len(pairs: &[(String, String)]) -> usize {
     if pairs.is_empty() {
-        return Vec::new();
+        return 0;
     }
     let body: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-    let mut out = Vec::with_capacity(4 + pairs.len() * 8 + body);
+    4 + pairs.len() * 8 + body
+}
+
+/// Appends what `serialize` produces to `out`.
+pub fn serialize_into(pairs: &[(String, String)], out: &mut Vec<u8>) {
+    if pairs.is_empty() {
+        return;
+    }
+    out.reserve(serialized_len(pairs));
     out.extend_from_slice(&len32(pairs.len()).to_le_bytes());
     for (k, v) in pairs {
         out.extend_from_slice(&len32(k.len()).to_le_bytes());
@@ -25,7 +40,6 @@ pub fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
         out.extend_from_slice(v.as_bytes());
         out.push(0);
     }
-    out
 }
 
 fn len32(n: usize) -> u32 {

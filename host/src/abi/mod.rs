@@ -98,6 +98,8 @@ pub struct HostState {
     pub(crate) memory: Option<wasmtime::Memory>,
     pub(crate) alloc: Option<wasmtime::TypedFunc<i32, i32>>,
     pub(crate) limiter: wasmtime::StoreLimits,
+    /// The result buffer hostcalls fill before copying into the guest, kept between calls.
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl HostState {
@@ -111,6 +113,7 @@ impl HostState {
             memory: None,
             alloc: None,
             limiter,
+            scratch: Vec::new(),
         }
     }
 }

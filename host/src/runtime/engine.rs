@@ -25,6 +25,12 @@ impl Compiled {
     pub(crate) fn new(cfg: &PoolConfig) -> Result<Self, StartError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // Profiling aid for the benchmarks and the test kit only: name the JIT code of the guest
+        // in /tmp/perf-<pid>.map so `perf report` can attribute it. Never on in production builds.
+        #[cfg(feature = "testkit")]
+        if std::env::var_os("OIDC_HOST_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| StartError::Compile(format!("{e:#}")))?;
         let module =
             Module::new(&engine, &cfg.wasm).map_err(|e| StartError::Compile(format!("{e:#}")))?;

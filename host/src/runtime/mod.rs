@@ -3,6 +3,8 @@
 //! exchange through. It owns instance lifecycle, deadlines, memory caps, crash replacement and the
 //! delivery of callout answers; it knows nothing of sockets (callouts go through `CalloutSender`).
 
+#[cfg(feature = "testkit")]
+mod bench;
 mod engine;
 mod phases;
 mod shared;
@@ -233,6 +235,29 @@ impl Pool {
         for rx in replies {
             let _ = rx.recv_timeout(Duration::from_secs(30));
         }
+    }
+
+    /// Benchmarks only: runs `requests` (each a stream's open, request headers with end of
+    /// stream, close) one after another on the first worker's thread, without the hop from this
+    /// thread, and returns the time they took there and each one's status (200 when the filter
+    /// let it pass, 0 when it failed). `None` when the worker is gone.
+    #[cfg(feature = "testkit")]
+    #[doc(hidden)]
+    pub fn run_on_worker(
+        &self,
+        requests: Vec<Vec<(String, String)>>,
+        source: Option<SocketAddr>,
+    ) -> Option<(Duration, Vec<u16>)> {
+        let n = u32::try_from(requests.len()).ok()?;
+        let first_context = self.next_context.fetch_add(n, Ordering::Relaxed);
+        let (done, rx) = std::sync::mpsc::channel();
+        self.workers.first()?.send(Msg::Bench(bench::BenchRun {
+            requests,
+            source,
+            first_context,
+            done,
+        }));
+        rx.recv().ok()
     }
 
     /// Stops ticks and workers after in-flight streams finish (used on SIGTERM).

@@ -103,6 +103,14 @@ impl Shared {
             .ok_or(Status::NotFound)
     }
 
+    /// The value appended to `out` (no copy of it made on the way), and its CAS token.
+    pub fn get_shared_data_into(&self, key: &str, out: &mut Vec<u8>) -> Result<u32, Status> {
+        let d = lock(&self.data);
+        let (value, cas) = d.map.get(key).ok_or(Status::NotFound)?;
+        out.extend_from_slice(value);
+        Ok(*cas)
+    }
+
     /// Sets `key`; a non-zero `cas` must match the current token of an existing key.
     pub fn set_shared_data(&self, key: &str, value: &[u8], cas: u32) -> Result<(), Status> {
         let mut d = lock(&self.data);

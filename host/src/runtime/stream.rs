@@ -1,13 +1,15 @@
 //! `Stream`: the proxy's handle on one HTTP context on one worker. Each phase is a message to the
-//! worker and a oneshot answer; a paused filter simply leaves the answer pending.
+//! worker and a oneshot answer; a paused filter simply leaves the answer pending. The context is
+//! created on the worker with the first phase (one message instead of two or three, since the
+//! proxy opens a stream, sets properties and sends the request headers at once).
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::worker::{Msg, Reply, StreamEvent};
+use super::worker::{Msg, Opening, Reply, StreamEvent};
 use super::{FilterFailure, Verdict};
 
 pub(crate) type Headers = Vec<(String, String)>;
@@ -18,6 +20,8 @@ pub(crate) type BodyAnswer = oneshot::Receiver<Result<Verdict<Bytes>, FilterFail
 pub struct Stream {
     inbox: Option<mpsc::Sender<Msg>>,
     context_id: u32,
+    /// What creating the context on the worker needs, until the first phase carries it there.
+    opening: Mutex<Option<Opening>>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -34,15 +38,13 @@ impl Stream {
         context_id: u32,
         source: Option<SocketAddr>,
     ) -> Self {
-        let ok = inbox
-            .send(Msg::Open {
-                context: context_id,
-                source,
-            })
-            .is_ok();
         Self {
-            inbox: ok.then_some(inbox),
+            inbox: Some(inbox),
             context_id,
+            opening: Mutex::new(Some(Opening {
+                source,
+                properties: Vec::new(),
+            })),
         }
     }
 
@@ -50,7 +52,16 @@ impl Stream {
         Self {
             inbox: None,
             context_id,
+            opening: Mutex::new(None),
         }
+    }
+
+    /// The opening, once: the first phase takes it to the worker.
+    fn take_opening(&self) -> Option<Opening> {
+        self.opening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 
     /// The proxy-wasm context id of this stream.
@@ -61,6 +72,11 @@ impl Stream {
     /// Sets a property the filter can read with `proxy_get_property` (e.g. `request.protocol`,
     /// `destination.address`); `path` uses `.` between segments.
     pub fn set_property(&mut self, path: &str, value: impl Into<Vec<u8>>) {
+        let opening = self.opening.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = opening {
+            o.properties.push((path.to_string(), value.into()));
+            return;
+        }
         if let Some(inbox) = &self.inbox {
             let _ = inbox.send(Msg::SetProperty {
                 context: self.context_id,
@@ -75,6 +91,7 @@ impl Stream {
         if let Some(inbox) = &self.inbox {
             let _ = inbox.send(Msg::Event {
                 context: self.context_id,
+                open: self.take_opening(),
                 event,
                 reply: Reply::Headers(tx),
             });
@@ -87,6 +104,7 @@ impl Stream {
         if let Some(inbox) = &self.inbox {
             let _ = inbox.send(Msg::Event {
                 context: self.context_id,
+                open: self.take_opening(),
                 event,
                 reply: Reply::Body(tx),
             });
@@ -159,6 +177,13 @@ async fn answer<T>(
 impl Drop for Stream {
     fn drop(&mut self) {
         if let Some(inbox) = &self.inbox {
+            // A stream that never reached a phase still had a context: create it, then end it.
+            if let Some(o) = self.take_opening() {
+                let _ = inbox.send(Msg::Open {
+                    context: self.context_id,
+                    source: o.source,
+                });
+            }
             let _ = inbox.send(Msg::Close {
                 context: self.context_id,
             });

@@ -25,8 +25,10 @@ pub(crate) enum Msg {
         context: u32,
         source: Option<SocketAddr>,
     },
+    /// A phase; the first one of a stream also creates its context (`open`).
     Event {
         context: u32,
+        open: Option<Opening>,
         event: StreamEvent,
         reply: Reply,
     },
@@ -52,7 +54,17 @@ pub(crate) enum Msg {
     #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     Timers(mpsc::Sender<()>),
     Drain(oneshot::Sender<()>),
+    /// Benchmarks only: requests run on the worker without the cross-thread hop.
+    #[cfg(feature = "testkit")]
+    Bench(super::bench::BenchRun),
     Shutdown,
+}
+
+/// What creating a stream's context needs: the client address and the properties the proxy set.
+#[derive(Debug)]
+pub(crate) struct Opening {
+    pub(crate) source: Option<SocketAddr>,
+    pub(crate) properties: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -288,22 +300,23 @@ impl Worker {
             Msg::Open { context, source } => self.open(context, source),
             Msg::Event {
                 context,
+                open,
                 event,
                 reply,
-            } => self.event(context, event, reply),
+            } => {
+                if let Some(o) = open {
+                    self.open(context, o.source);
+                    for (path, value) in o.properties {
+                        self.set_property(context, path, value);
+                    }
+                }
+                self.event(context, event, reply)
+            }
             Msg::SetProperty {
                 context,
                 path,
                 value,
-            } => {
-                if let Some(d) = self
-                    .vm
-                    .as_mut()
-                    .and_then(|vm| vm.host().streams.get_mut(&context))
-                {
-                    d.properties.insert(path, value);
-                }
-            }
+            } => self.set_property(context, path, value),
             Msg::Close { context } => self.close(context),
             Msg::CalloutDone {
                 generation,
@@ -328,6 +341,8 @@ impl Worker {
                 let _ = done.send(());
             }
             Msg::Drain(done) => self.drained = Some(done),
+            #[cfg(feature = "testkit")]
+            Msg::Bench(run) => self.bench(run),
             Msg::Shutdown => {}
         }
     }
@@ -382,7 +397,17 @@ impl Worker {
         self.restart();
     }
 
-    fn open(&mut self, context: u32, source: Option<SocketAddr>) {
+    fn set_property(&mut self, context: u32, path: String, value: Vec<u8>) {
+        if let Some(d) = self
+            .vm
+            .as_mut()
+            .and_then(|vm| vm.host().streams.get_mut(&context))
+        {
+            d.properties.insert(path, value);
+        }
+    }
+
+    pub(super) fn open(&mut self, context: u32, source: Option<SocketAddr>) {
         if !self.ensure_vm() {
             return;
         }
@@ -404,7 +429,7 @@ impl Worker {
         self.after_callback();
     }
 
-    fn event(&mut self, context: u32, event: StreamEvent, reply: Reply) {
+    pub(super) fn event(&mut self, context: u32, event: StreamEvent, reply: Reply) {
         if self.vm.is_none() && !self.ensure_vm() {
             return reply.send(Err(FilterFailure::WorkerGone));
         }

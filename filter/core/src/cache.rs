@@ -81,10 +81,14 @@ impl LocalKeys {
 #[derive(Debug, Default)]
 pub struct TokenCache {
     keys: LocalKeys,
-    entries: HashMap<LocalKey, (Verified, usize)>,
-    /// Insertion order, for eviction of the oldest entry.
-    order: VecDeque<LocalKey>,
+    /// Per token: what it left behind, its cost in bytes, and its insertion number.
+    entries: HashMap<LocalKey, (Verified, usize, u64)>,
+    /// Insertion order, for eviction of the oldest entry. Removing an entry leaves its place
+    /// here behind (searching the queue on every eviction made a full cache's insert O(n)); a
+    /// place whose insertion number no longer matches its entry is skipped when it comes up.
+    order: VecDeque<(LocalKey, u64)>,
     bytes: usize,
+    inserted: u64,
 }
 
 impl TokenCache {
@@ -104,7 +108,7 @@ impl TokenCache {
     /// (`LocalKey`), so a token differing in any byte (signature included) is a different entry.
     pub fn get(&mut self, token: &str, now: Duration) -> Option<Verified> {
         let key = self.keys.key(token);
-        let (entry, _) = self.entries.get(&key)?;
+        let (entry, _, _) = self.entries.get(&key)?;
         if now > entry.valid_until {
             self.remove(&key);
             return None;
@@ -120,13 +124,23 @@ impl TokenCache {
         }
         self.remove(&key);
         while self.entries.len() >= MAX_ENTRIES || self.bytes + cost > MAX_BYTES {
-            let Some(oldest) = self.order.pop_front() else {
+            let Some((oldest, number)) = self.order.pop_front() else {
                 break;
             };
-            self.remove(&oldest);
+            if self.entries.get(&oldest).is_some_and(|e| e.2 == number) {
+                self.remove(&oldest);
+            }
         }
-        self.entries.insert(key, (verified, cost));
-        self.order.push_back(key);
+        // Places left behind by removals: dropped once they outnumber the live entries, so the
+        // queue stays within twice the entry bound.
+        if self.order.len() >= 2 * MAX_ENTRIES {
+            let entries = &self.entries;
+            self.order
+                .retain(|(k, number)| entries.get(k).is_some_and(|e| e.2 == *number));
+        }
+        self.inserted += 1;
+        self.entries.insert(key, (verified, cost, self.inserted));
+        self.order.push_back((key, self.inserted));
         self.bytes += cost;
     }
 
@@ -135,7 +149,7 @@ impl TokenCache {
         let gone: Vec<LocalKey> = self
             .entries
             .iter()
-            .filter(|(_, (v, _))| {
+            .filter(|(_, (v, _, _))| {
                 v.provider == provider
                     && !v
                         .kid
@@ -150,9 +164,8 @@ impl TokenCache {
     }
 
     fn remove(&mut self, key: &LocalKey) {
-        if let Some((_, cost)) = self.entries.remove(key) {
+        if let Some((_, cost, _)) = self.entries.remove(key) {
             self.bytes -= cost;
-            self.order.retain(|k| k != key);
         }
     }
 }
@@ -186,9 +199,17 @@ fn slot_key(d: &Digest32) -> String {
 pub fn shared_get(shared: &dyn SharedStore, token: &str, now: Duration) -> Option<SharedEntry> {
     let d = digest(token);
     let (bytes, _) = shared.get(&slot_key(&d))?;
+    // Once the table has filled up, a first-seen token's slot mostly holds another token: tell
+    // from the leading `token` member (serialised first) before parsing the claims. The full
+    // comparison below still decides.
+    let token_hex = hex(&d);
+    let head = format!(r#"{{"token":"{token_hex}""#);
+    if !bytes.starts_with(head.as_bytes()) {
+        return None;
+    }
     let entry: SharedEntry = serde_json::from_slice(&bytes).ok()?;
     let alive = Duration::from_millis(entry.valid_until_ms) >= now;
-    (entry.token == hex(&d) && alive).then_some(entry)
+    (entry.token == token_hex && alive).then_some(entry)
 }
 
 /// Publishes a verified token for the other workers (best effort: failures are ignored).
@@ -221,6 +242,18 @@ mod tests {
         assert_eq!((e.provider.as_str(), e.kid.as_deref()), ("idp", Some("k1")));
         assert!(shared_get(&shared, "a.b.d", Duration::ZERO).is_none());
         assert!(shared_get(&shared, "a.b.c", Duration::from_secs(101)).is_none());
+    }
+
+    #[test]
+    fn a_slot_holding_another_token_is_a_miss() {
+        let mut shared = MemoryShared::new();
+        shared_put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
+        let (bytes, _) = shared.get(&slot_key(&digest("a.b.c"))).unwrap();
+        assert!(bytes.starts_with(format!(r#"{{"token":"{}""#, hex(&digest("a.b.c"))).as_bytes()));
+        // Another token's entry written into this token's slot.
+        shared.set(&slot_key(&digest("x.y.z")), &bytes, 0).unwrap();
+        assert!(shared_get(&shared, "x.y.z", Duration::ZERO).is_none());
+        assert!(shared_get(&shared, "a.b.c", Duration::ZERO).is_some());
     }
 
     #[test]
@@ -273,6 +306,37 @@ mod tests {
         assert!(c
             .get(&format!("token-{MAX_ENTRIES}"), Duration::ZERO)
             .is_some());
+    }
+
+    #[test]
+    fn a_token_inserted_again_is_evicted_as_the_newest() {
+        let mut c = TokenCache::new();
+        c.insert("a", verified("k1", 100));
+        c.insert("b", verified("k1", 100));
+        c.insert("a", verified("k1", 100));
+        for i in 0..MAX_ENTRIES - 2 {
+            c.insert(&format!("token-{i}"), verified("k1", 100));
+        }
+        assert_eq!(c.len(), MAX_ENTRIES);
+        c.insert("one more", verified("k1", 100));
+        assert!(c.get("b", Duration::ZERO).is_none());
+        assert!(c.get("a", Duration::ZERO).is_some());
+        assert!(c.get("token-0", Duration::ZERO).is_some());
+    }
+
+    #[test]
+    fn removed_entries_do_not_grow_the_eviction_queue_without_bound() {
+        let mut c = TokenCache::new();
+        for i in 0..5 * MAX_ENTRIES {
+            let token = format!("token-{i}");
+            c.insert(&token, verified("k1", 100));
+            // Expired at once: removed from the map, its place left in the queue.
+            assert!(c.get(&token, Duration::from_secs(101)).is_none());
+        }
+        assert!(c.is_empty());
+        assert!(c.order.len() <= 2 * MAX_ENTRIES);
+        c.insert("last", verified("k1", 100));
+        assert_eq!(c.len(), 1);
     }
 
     #[test]

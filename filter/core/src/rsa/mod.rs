@@ -8,11 +8,13 @@
 //! variable-time on purpose, and must never be reused on private values.
 //!
 //! - `bignum`: 32-bit limbs (wasm32 multiplies 64-bit natively but has no 128-bit product).
-//! - `montgomery`: the modulus, its constants, and `s^e mod n`.
+//! - `montgomery`: the modulus, its constants, and `s^e mod n` on 32-bit limbs.
+//! - `lazy`: `s^e mod n` on 28-bit limbs with deferred carries, for moduli up to 3358 bits.
 //! - `pkcs1`: the one valid PKCS#1 v1.5 encoding, built and compared whole, never parsed.
 //! - `pss`: EMSA-PSS-VERIFY with MGF1 and a salt as long as the hash.
 
 mod bignum;
+mod lazy;
 mod montgomery;
 mod pkcs1;
 mod pss;

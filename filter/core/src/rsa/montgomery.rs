@@ -8,6 +8,7 @@
 //! depend on the values on purpose.
 
 use super::bignum::{bit_length, double_mod, less_than, sub_assign, LIMB_BITS};
+use super::lazy::Lazy;
 
 /// An odd modulus `n` of `k` limbs with `R = 2^(32k)` and the constants Montgomery needs.
 #[derive(Clone, PartialEq, Eq)]
@@ -18,6 +19,8 @@ pub(super) struct Modulus {
     n0_inv: u32,
     /// `R^2 mod n`, which takes a number into Montgomery form with one multiplication.
     r_squared: Vec<u32>,
+    /// The faster 28-bit arithmetic, for moduli small enough for it (all 2048- and 3072-bit keys).
+    lazy: Option<Lazy>,
 }
 
 impl Modulus {
@@ -30,9 +33,11 @@ impl Modulus {
         let mut modulus = Modulus {
             n0_inv: neg_inverse(n[0]),
             r_squared: Vec::new(),
+            lazy: None,
             n,
         };
         modulus.r_squared = modulus.compute_r_squared();
+        modulus.lazy = Lazy::new(&modulus.n, modulus.n0_inv, &modulus.r_squared);
         Some(modulus)
     }
 
@@ -42,11 +47,25 @@ impl Modulus {
     }
 
     /// `base^e mod n` for `base < n` of the modulus' limb count and `e ≥ 1`.
+    pub(super) fn pow(&self, base: &[u32], e: u64) -> Vec<u32> {
+        match &self.lazy {
+            Some(lazy) => lazy.pow(base, e),
+            None => self.pow_reference(base, e),
+        }
+    }
+
+    /// The 28-bit arithmetic for this modulus, if it is small enough for it.
+    #[cfg(test)]
+    pub(super) fn lazy(&self) -> Option<&Lazy> {
+        self.lazy.as_ref()
+    }
+
+    /// `pow` on 32-bit limbs: the path for moduli too large for `Lazy`, and its reference.
     ///
     /// Left-to-right square-and-multiply in Montgomery form. The last step multiplies by the
     /// plain `base` (or by 1 for an even `e`), which also leaves Montgomery form: for e = 65537
     /// this is 1 conversion, 16 squarings and 1 multiplication.
-    pub(super) fn pow(&self, base: &[u32], e: u64) -> Vec<u32> {
+    pub(super) fn pow_reference(&self, base: &[u32], e: u64) -> Vec<u32> {
         let k = self.n.len();
         let mut base_mont = vec![0u32; k + 1];
         self.mul(base, &self.r_squared, &mut base_mont);
@@ -272,9 +291,11 @@ mod tests {
         let modulus = Modulus::new(limbs(n)).unwrap();
         for base in [0u64, 1, 2, n - 1, 0x1234_5678_9abc_def0 % n] {
             for e in [1u64, 2, 3, 17, 65537, (1 << 33) - 1] {
+                let expected = limbs(naive_pow(base, e, n));
+                assert_eq!(modulus.pow(&limbs(base), e), expected, "{base} ^ {e}");
                 assert_eq!(
-                    modulus.pow(&limbs(base), e),
-                    limbs(naive_pow(base, e, n)),
+                    modulus.pow_reference(&limbs(base), e),
+                    expected,
                     "{base} ^ {e}"
                 );
             }

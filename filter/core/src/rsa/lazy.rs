@@ -12,8 +12,12 @@
 //! Values are kept below `2n` rather than `n` ("almost Montgomery"): with `R = 2^(28k) ≥ 4n`, a
 //! product of two numbers below `2n` reduces to below `2n` again, so no conditional subtraction
 //! is needed between the squarings; `pow` reduces once at the end. Public inputs only.
+//!
+//! Limbs are stored in `u32`s (half the memory traffic of `u64`s, and the layout wasm SIMD
+//! multiplies from); the column sums themselves are `dot`'s.
 
 use super::bignum::double_mod;
+use super::dot::{Fastest, Kernel};
 
 /// Bits per limb.
 const LIMB_BITS: u32 = 28;
@@ -26,22 +30,22 @@ pub(super) const MAX_LIMBS: usize = 120;
 /// An odd modulus of `k` 28-bit limbs with `R = 2^(28k) ≥ 4n` and its Montgomery constants.
 #[derive(Clone, PartialEq, Eq)]
 pub(super) struct Lazy {
-    /// `n`, little-endian 28-bit limbs in `u64`s.
-    n: Vec<u64>,
+    /// `n`, little-endian 28-bit limbs.
+    n: Vec<u32>,
     /// `n` with its limbs in reverse order, so each column reads it forwards.
-    n_rev: Vec<u64>,
+    n_rev: Vec<u32>,
     /// `-n^-1 mod 2^28`.
     n0_inv: u64,
     /// `R^2 mod n`, fully reduced.
-    r_squared: Vec<u64>,
+    r_squared: Vec<u32>,
 }
 
 /// Buffers for one exponentiation, allocated once.
 struct Scratch {
     /// The Montgomery quotient digits of the current product.
-    m: Vec<u64>,
+    m: Vec<u32>,
     /// The second factor (or the square's only one) reversed.
-    rev: Vec<u64>,
+    rev: Vec<u32>,
 }
 
 impl Lazy {
@@ -77,6 +81,11 @@ impl Lazy {
     /// into Montgomery form, then for e = 65537 16 squarings and one multiplication by the plain
     /// base, which also leaves Montgomery form.
     pub(super) fn pow(&self, base: &[u32], e: u64) -> Vec<u32> {
+        self.pow_with::<Fastest>(base, e)
+    }
+
+    /// `pow` with the column sums of kernel `K`.
+    fn pow_with<K: Kernel>(&self, base: &[u32], e: u64) -> Vec<u32> {
         let k = self.n.len();
         let plain = to_limbs28(base, k);
         let mut scratch = Scratch {
@@ -84,35 +93,35 @@ impl Lazy {
             rev: vec![0; k],
         };
         let mut base_mont = vec![0; k];
-        self.mul(&plain, &self.r_squared, &mut base_mont, &mut scratch);
+        self.mul::<K>(&plain, &self.r_squared, &mut base_mont, &mut scratch);
         let mut acc = base_mont.clone();
         let mut tmp = vec![0; k];
         let top = u64::BITS - 1 - e.max(1).leading_zeros();
         for bit in (1..top).rev() {
-            self.square(&acc, &mut tmp, &mut scratch);
+            self.square::<K>(&acc, &mut tmp, &mut scratch);
             std::mem::swap(&mut acc, &mut tmp);
             if (e >> bit) & 1 == 1 {
-                self.mul(&acc, &base_mont, &mut tmp, &mut scratch);
+                self.mul::<K>(&acc, &base_mont, &mut tmp, &mut scratch);
                 std::mem::swap(&mut acc, &mut tmp);
             }
         }
         let mut one = vec![0; k];
         one[0] = 1;
         if top > 0 {
-            self.square(&acc, &mut tmp, &mut scratch);
+            self.square::<K>(&acc, &mut tmp, &mut scratch);
             std::mem::swap(&mut acc, &mut tmp);
             let last = if e & 1 == 1 { &plain } else { &one };
-            self.mul(&acc, last, &mut tmp, &mut scratch);
+            self.mul::<K>(&acc, last, &mut tmp, &mut scratch);
         } else {
             // e = 1: acc holds base·R; multiplying by plain 1 leaves Montgomery form.
-            self.mul(&acc, &one, &mut tmp, &mut scratch);
+            self.mul::<K>(&acc, &one, &mut tmp, &mut scratch);
         }
         self.reduce(&mut tmp);
         to_limbs32(&tmp, base.len())
     }
 
     /// `out = a·b·R^-1 mod n`, below `2n`, for `a, b < 2n`.
-    fn mul(&self, a: &[u64], b: &[u64], out: &mut [u64], scratch: &mut Scratch) {
+    fn mul<K: Kernel>(&self, a: &[u32], b: &[u32], out: &mut [u32], scratch: &mut Scratch) {
         let k = self.n.len();
         let (a, out) = (&a[..k], &mut out[..k]);
         let (m, rev) = (&mut scratch.m[..k], &mut scratch.rev[..k]);
@@ -120,32 +129,32 @@ impl Lazy {
             *r = *x;
         }
         let n_rev = &self.n_rev[..k];
-        let (n0, b0) = (n_rev[k - 1], rev[k - 1]);
+        let (n0, b0) = (u64::from(n_rev[k - 1]), u64::from(rev[k - 1]));
         let mut acc = 0u64;
         // Column i of a·b + m·n: Σ a_j·b_(i−j) + Σ m_j·n_(i−j); b and n are read reversed.
         for i in 0..k {
             let start = k - 1 - i;
-            acc += dot2(&a[..i], &rev[start..], &m[..i], &n_rev[start..]);
-            acc += a[i] * b0;
+            acc += K::dot2(&a[..i], &rev[start..], &m[..i], &n_rev[start..]);
+            acc += u64::from(a[i]) * b0;
             // m_i makes column i vanish modulo 2^28.
             let m_i = ((acc & MASK) * self.n0_inv) & MASK;
-            m[i] = m_i;
+            m[i] = m_i as u32;
             acc += m_i * n0;
             acc >>= LIMB_BITS;
         }
         for i in k..2 * k - 1 {
             let low = i + 1 - k;
-            acc += dot2(&a[low..], rev, &m[low..], n_rev);
-            out[i - k] = acc & MASK;
+            acc += K::dot2(&a[low..], rev, &m[low..], n_rev);
+            out[i - k] = (acc & MASK) as u32;
             acc >>= LIMB_BITS;
         }
-        // The result is below 2n < R, so what is left fits the top limb.
-        out[k - 1] = acc;
+        // The result is below 2n < R, so what is left fits the top limb (below 2^28).
+        out[k - 1] = acc as u32;
     }
 
     /// `out = a²·R^-1 mod n`, below `2n`, for `a < 2n`: the same columns as `mul`, with each
     /// cross product `a_j·a_(i−j)` summed once and doubled.
-    fn square(&self, a: &[u64], out: &mut [u64], scratch: &mut Scratch) {
+    fn square<K: Kernel>(&self, a: &[u32], out: &mut [u32], scratch: &mut Scratch) {
         let k = self.n.len();
         let (a, out) = (&a[..k], &mut out[..k]);
         let (m, rev) = (&mut scratch.m[..k], &mut scratch.rev[..k]);
@@ -153,7 +162,7 @@ impl Lazy {
             *r = *x;
         }
         let n_rev = &self.n_rev[..k];
-        let n0 = n_rev[k - 1];
+        let n0 = u64::from(n_rev[k - 1]);
         let mut acc = 0u64;
         for i in 0..2 * k - 1 {
             let low = i.saturating_sub(k - 1);
@@ -161,28 +170,28 @@ impl Lazy {
             // j in low..half pairs with i − j > j; rev[k − 1 − i + j] is a_(i−j).
             let start = k - 1 + low - i;
             if half > low {
-                acc += 2 * dot(&a[low..half], &rev[start..]);
+                acc += 2 * K::dot(&a[low..half], &rev[start..]);
             }
             if i % 2 == 0 {
-                acc += a[i / 2] * a[i / 2];
+                acc += u64::from(a[i / 2]) * u64::from(a[i / 2]);
             }
             if i < k {
-                acc += dot(&m[..i], &n_rev[k - 1 - i..]);
+                acc += K::dot(&m[..i], &n_rev[k - 1 - i..]);
                 let m_i = ((acc & MASK) * self.n0_inv) & MASK;
-                m[i] = m_i;
+                m[i] = m_i as u32;
                 acc += m_i * n0;
                 acc >>= LIMB_BITS;
             } else {
-                acc += dot(&m[low..], n_rev);
-                out[i - k] = acc & MASK;
+                acc += K::dot(&m[low..], n_rev);
+                out[i - k] = (acc & MASK) as u32;
                 acc >>= LIMB_BITS;
             }
         }
-        out[k - 1] = acc;
+        out[k - 1] = acc as u32;
     }
 
     /// `x mod n` for `x < 2n`.
-    fn reduce(&self, x: &mut [u64]) {
+    fn reduce(&self, x: &mut [u32]) {
         let below = x
             .iter()
             .zip(&self.n)
@@ -192,66 +201,25 @@ impl Lazy {
         if below {
             return;
         }
-        let mut borrow = 0u64;
+        let mut borrow = 0u32;
         for (limb, n) in x.iter_mut().zip(&self.n) {
             let d = (*limb | (1 << LIMB_BITS)) - n - borrow;
-            *limb = d & MASK;
+            *limb = d & MASK as u32;
             borrow = 1 - (d >> LIMB_BITS);
         }
     }
 }
 
-/// `Σ x_t·y_t` over the length of `x` (`y` at least as long). The caller's bound keeps the
-/// sum below 2^64; overflow checks in test builds would catch a broken bound.
-///
-/// Four products per step on fixed-size chunks: LLVM does not unroll these loops for wasm32,
-/// and the chunks let it drop the bounds checks and address with constant offsets, so the loop
-/// bookkeeping is paid once per four products; two sums halve the chain of dependent adds.
-#[inline(always)]
-fn dot(x: &[u64], y: &[u64]) -> u64 {
-    let y = &y[..x.len()];
-    let (mut xs, mut ys) = (x.chunks_exact(4), y.chunks_exact(4));
-    let (mut even, mut odd) = (0u64, 0u64);
-    for (a, b) in (&mut xs).zip(&mut ys) {
-        even += a[0] * b[0] + a[2] * b[2];
-        odd += a[1] * b[1] + a[3] * b[3];
-    }
-    for (a, b) in xs.remainder().iter().zip(ys.remainder()) {
-        even += a * b;
-    }
-    even + odd
-}
-
-/// `Σ x_t·y_t + u_t·v_t` over the length of `x` (the others at least as long), as `dot`.
-#[inline(always)]
-fn dot2(x: &[u64], y: &[u64], u: &[u64], v: &[u64]) -> u64 {
-    let len = x.len();
-    let (y, u, v) = (&y[..len], &u[..len], &v[..len]);
-    let (mut xs, mut ys) = (x.chunks_exact(4), y.chunks_exact(4));
-    let (mut us, mut vs) = (u.chunks_exact(4), v.chunks_exact(4));
-    let (mut xy, mut uv) = (0u64, 0u64);
-    for ((a, b), (c, d)) in (&mut xs).zip(&mut ys).zip((&mut us).zip(&mut vs)) {
-        xy += a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
-        uv += c[0] * d[0] + c[1] * d[1] + c[2] * d[2] + c[3] * d[3];
-    }
-    let rest = xs.remainder().iter().zip(ys.remainder());
-    for ((a, b), (c, d)) in rest.zip(us.remainder().iter().zip(vs.remainder())) {
-        xy += a * b;
-        uv += c * d;
-    }
-    xy + uv
-}
-
 /// 32-bit limbs as exactly `k` 28-bit limbs (the value must fit).
-fn to_limbs28(x: &[u32], k: usize) -> Vec<u64> {
-    let mut out = vec![0u64; k];
+fn to_limbs28(x: &[u32], k: usize) -> Vec<u32> {
+    let mut out = vec![0u32; k];
     let (mut buffer, mut filled, mut next) = (0u64, 0u32, 0usize);
     for limb in x {
         buffer |= u64::from(*limb) << filled;
         filled += 32;
         while filled >= LIMB_BITS {
             if let Some(slot) = out.get_mut(next) {
-                *slot = buffer & MASK;
+                *slot = (buffer & MASK) as u32;
             }
             next += 1;
             buffer >>= LIMB_BITS;
@@ -259,17 +227,17 @@ fn to_limbs28(x: &[u32], k: usize) -> Vec<u64> {
         }
     }
     if let Some(slot) = out.get_mut(next) {
-        *slot = buffer;
+        *slot = buffer as u32;
     }
     out
 }
 
 /// 28-bit limbs (each below 2^28) as exactly `k32` 32-bit limbs (the value must fit).
-fn to_limbs32(x: &[u64], k32: usize) -> Vec<u32> {
+fn to_limbs32(x: &[u32], k32: usize) -> Vec<u32> {
     let mut out = vec![0u32; k32];
     let (mut buffer, mut filled, mut next) = (0u64, 0u32, 0usize);
     for limb in x {
-        buffer |= limb << filled;
+        buffer |= u64::from(*limb) << filled;
         filled += LIMB_BITS;
         while filled >= 32 {
             if let Some(slot) = out.get_mut(next) {
@@ -288,8 +256,11 @@ fn to_limbs32(x: &[u64], k32: usize) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::dot::{Emulated, Lanes, Scalar};
     use super::super::montgomery::Modulus;
     use super::*;
+
+    const MASK32: u32 = MASK as u32;
 
     /// xorshift64*: deterministic test numbers, no dependency.
     struct Numbers(u64);
@@ -326,7 +297,7 @@ mod tests {
         modulus.lazy().cloned().unwrap()
     }
 
-    fn from_u32(x: &[u32], lazy: &Lazy) -> Vec<u64> {
+    fn from_u32(x: &[u32], lazy: &Lazy) -> Vec<u32> {
         to_limbs28(x, lazy.n.len())
     }
 
@@ -337,7 +308,7 @@ mod tests {
             let x: Vec<u32> = (0..len).map(|_| numbers.next()).collect();
             let k = (32 * len).div_ceil(28);
             let narrow = to_limbs28(&x, k);
-            assert!(narrow.iter().all(|l| *l <= MASK));
+            assert!(narrow.iter().all(|l| *l <= MASK32));
             assert_eq!(to_limbs32(&narrow, len), x);
         }
     }
@@ -351,11 +322,12 @@ mod tests {
             for e in [1u64, 2, 3, 65537, (1 << 33) - 1] {
                 for _ in 0..3 {
                     let base = numbers.below(modulus.limbs());
-                    assert_eq!(
-                        lazy.pow(&base, e),
-                        modulus.pow_reference(&base, e),
-                        "{bits} bits, e = {e}"
-                    );
+                    let want = modulus.pow_reference(&base, e);
+                    assert_eq!(lazy.pow(&base, e), want, "{bits} bits, e = {e}");
+                    // Both kernels, whichever `pow` uses in this build.
+                    assert_eq!(lazy.pow_with::<Scalar>(&base, e), want, "{bits} bits");
+                    let lanes = lazy.pow_with::<Lanes<Emulated>>(&base, e);
+                    assert_eq!(lanes, want, "{bits} bits, e = {e}, lanes");
                 }
             }
         }
@@ -373,7 +345,9 @@ mod tests {
             let mut one = vec![0; n.len()];
             one[0] = 1;
             for base in [vec![0; n.len()], one, n_minus_1] {
-                assert_eq!(lazy.pow(&base, 65537), modulus.pow_reference(&base, 65537));
+                let want = modulus.pow_reference(&base, 65537);
+                assert_eq!(lazy.pow(&base, 65537), want);
+                assert_eq!(lazy.pow_with::<Lanes<Emulated>>(&base, 65537), want);
             }
         }
     }
@@ -391,11 +365,11 @@ mod tests {
                 rev: vec![0; k],
             };
             // 2n − 1, the largest value the lazy representation holds.
-            let mut twice_minus_1 = vec![0u64; k];
+            let mut twice_minus_1 = vec![0u32; k];
             let mut carry = 0;
             for (t, limb) in twice_minus_1.iter_mut().zip(&lazy.n) {
                 let v = 2 * limb + carry;
-                *t = v & MASK;
+                *t = v & MASK32;
                 carry = v >> LIMB_BITS;
             }
             twice_minus_1[0] -= 1;
@@ -404,10 +378,14 @@ mod tests {
             let random = from_u32(&numbers.below(&n), &lazy);
             for a in [vec![0; k], n_minus_1, twice_minus_1, lazy.n.clone(), random] {
                 let (mut by_mul, mut by_square) = (vec![0; k], vec![0; k]);
-                lazy.mul(&a, &a, &mut by_mul, &mut scratch);
-                lazy.square(&a, &mut by_square, &mut scratch);
+                lazy.mul::<Scalar>(&a, &a, &mut by_mul, &mut scratch);
+                lazy.square::<Scalar>(&a, &mut by_square, &mut scratch);
                 assert_eq!(by_mul, by_square, "{bits} bits");
-                assert!(by_square.iter().all(|l| *l <= MASK));
+                let (mut lanes_mul, mut lanes_square) = (vec![0; k], vec![0; k]);
+                lazy.mul::<Lanes<Emulated>>(&a, &a, &mut lanes_mul, &mut scratch);
+                lazy.square::<Lanes<Emulated>>(&a, &mut lanes_square, &mut scratch);
+                assert_eq!((&lanes_mul, &lanes_square), (&by_mul, &by_square));
+                assert!(by_square.iter().all(|l| *l <= MASK32));
                 // Below 2n: subtracting n once leaves a value below n.
                 lazy.reduce(&mut by_square);
                 let mut again = by_square.clone();

@@ -14,6 +14,7 @@
 //! - `pss`: EMSA-PSS-VERIFY with MGF1 and a salt as long as the hash.
 
 mod bignum;
+mod dot;
 mod lazy;
 mod montgomery;
 mod pkcs1;

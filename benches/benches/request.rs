@@ -1,32 +1,31 @@
-//! Per-request cost of the filter, the same four cases three ways:
+//! Per-request cost of the filter, the same cases several ways:
 //!
 //! - `wasm/…`: the real `oidc_filter.wasm` (the one embedded in `oidc-host`) in the host's runtime,
-//!   driven through `oidc_host::runtime::Pool`/`Stream` as the proxy drives it: one worker thread,
-//!   `proxy_on_context_create` + `proxy_on_request_headers` + the stream's `proxy_on_done`/`delete`,
-//!   including the hop from the calling thread to the worker thread and back. No test-kit
-//!   bookkeeping (settling, log capture) is in the timed section.
-//! - `wasm_pipelined/…`: the same, with 32 requests in flight (as wrk's 32 connections keep them),
-//!   timed per request: the worker runs them back to back, so this is the filter's cost on the
-//!   worker without the wake-up latency of one cross-thread round trip per request.
+//!   driven through `oidc_host::runtime::Pool`/`Stream` as the proxy drives it: from a task on the
+//!   worker thread's own runtime (where the proxy runs the client connections it gives that
+//!   worker), one request at a time: `proxy_on_context_create` + `proxy_on_request_headers` + the
+//!   stream's `proxy_on_done`/`delete`, with the messages between the task and the worker.
 //!   `missing_token` (a 401 the filter decides without looking at any token) is the runtime's own
-//!   per-request cost.
-//! - `wasm_on_worker/…`: the same requests run on the worker's own thread, one after another
-//!   (`Pool::run_on_worker`), so the hop between threads is not in the time: the runtime's and
-//!   the filter's cost per request alone.
+//!   per-request cost. No test-kit bookkeeping (settling, log capture) is in the timed section.
+//! - `wasm_pipelined/…`: the same with 32 requests in flight on the worker's runtime (as wrk's 32
+//!   connections keep them), timed per request.
+//! - `wasm_on_worker/…`: the same requests as direct calls on the worker (`Pool::run_on_worker`),
+//!   without the stream messages: the filter's and the callbacks' cost alone.
+//! - `wasm_cross_thread/…`: the same one at a time from another thread (as the test kit drives a
+//!   stream): each phase wakes the worker thread and waits for its answer.
 //! - `core/…`: `Engine::on_request` natively with `MemoryShared`, as the adapter calls it.
 //! - `ring/…`: `ring` verifying the same signature natively: the floor.
 //!
 //! Cases: a token seen before (cached), a first-seen RS256 (RSA-2048) token, a first-seen ES256
 //! token, a token with a bad RS256 signature (rejected with 401). First-seen tokens differ in `jti`
-//! and are minted outside the timed section (`iter_batched`). Benchmarks measure; nothing asserts
-//! on time.
+//! and are minted outside the timed section. Benchmarks measure; nothing asserts on time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -108,26 +107,30 @@ impl CalloutSender for NoCallouts {
     }
 }
 
+type Headers = Vec<(String, String)>;
+
 struct Host {
-    pool: Pool,
+    pool: Arc<Pool>,
     rt: tokio::runtime::Runtime,
     source: SocketAddr,
 }
 
 impl Host {
     fn start(config: &str) -> Host {
-        let pool = Pool::start(PoolConfig {
-            wasm: oidc_host::embedded::FILTER_WASM.to_vec(),
-            plugin_config: config.as_bytes().to_vec(),
-            vm_config: Vec::new(),
-            plugin_name: "oidc".into(),
-            root_id: String::new(),
-            workers: 1,
-            limits: Default::default(),
-            clock: Arc::new(ManualClock::at_unix_secs(NOW)),
-            callouts: Arc::new(NoCallouts),
-        })
-        .unwrap();
+        let pool = Arc::new(
+            Pool::start(PoolConfig {
+                wasm: oidc_host::embedded::FILTER_WASM.to_vec(),
+                plugin_config: config.as_bytes().to_vec(),
+                vm_config: Vec::new(),
+                plugin_name: "oidc".into(),
+                root_id: String::new(),
+                workers: 1,
+                limits: Default::default(),
+                clock: Arc::new(ManualClock::at_unix_secs(NOW)),
+                callouts: Arc::new(NoCallouts),
+            })
+            .unwrap(),
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -139,43 +142,60 @@ impl Host {
         }
     }
 
-    /// One request through the filter: the status it answers with, or 200 when it lets it pass.
-    fn request(&self, headers: Vec<(String, String)>) -> u16 {
+    /// One request through the filter from this thread (a hop to the worker thread and back):
+    /// the status it answers with, or 200 when it lets it pass.
+    fn request(&self, headers: Headers) -> u16 {
         let mut stream: Stream = self.pool.stream(Some(self.source));
-        let verdict = self
-            .rt
-            .block_on(stream.request_headers(headers, true))
-            .unwrap();
-        match verdict {
-            Verdict::Continue(_) => 200,
-            Verdict::Respond(r) => r.status,
-        }
+        status(self.rt.block_on(stream.request_headers(headers, true)))
+    }
+}
+
+/// What the filter answered: 200 when it lets the request pass.
+fn status(verdict: Result<Verdict<Headers>, oidc_host::runtime::FilterFailure>) -> u16 {
+    match verdict {
+        Ok(Verdict::Continue(_)) => 200,
+        Ok(Verdict::Respond(r)) => r.status,
+        Err(_) => 0,
     }
 }
 
 impl Host {
-    /// `requests` through the filter with up to `IN_FLIGHT` at a time, returning the time taken:
-    /// the worker runs them back to back, so the thread hop's wake-up latency is not paid per request.
-    fn pipelined(&self, requests: Vec<Vec<(String, String)>>) -> Duration {
-        let start = std::time::Instant::now();
-        let mut requests = requests.into_iter().peekable();
-        while requests.peek().is_some() {
-            let tasks: Vec<_> = requests
-                .by_ref()
-                .take(IN_FLIGHT)
-                .map(|h| {
-                    let mut stream = self.pool.stream(Some(self.source));
-                    self.rt
-                        .spawn(async move { stream.request_headers(h, true).await.is_ok() })
+    /// `requests` through `Pool`/`Stream` from tasks on the worker's own runtime, as the proxy
+    /// runs a connection's requests, `in_flight` at a time, returning the time they took there;
+    /// every request must get `expect`.
+    fn on_worker_runtime(&self, requests: Vec<Headers>, in_flight: usize, expect: u16) -> Duration {
+        let pool = self.pool.clone();
+        let source = self.source;
+        let lanes = in_flight.max(1);
+        let task = self.pool.runtime(0).unwrap().spawn(async move {
+            let mut chunks: Vec<Vec<Headers>> = (0..lanes).map(|_| Vec::new()).collect();
+            for (i, h) in requests.into_iter().enumerate() {
+                chunks[i % lanes].push(h);
+            }
+            let start = Instant::now();
+            let lanes: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    let pool = pool.clone();
+                    tokio::spawn(async move {
+                        let mut statuses = Vec::with_capacity(chunk.len());
+                        for h in chunk {
+                            let mut stream = pool.stream_on(0, Some(source));
+                            statuses.push(status(stream.request_headers(h, true).await));
+                        }
+                        statuses
+                    })
                 })
                 .collect();
-            self.rt.block_on(async {
-                for t in tasks {
-                    assert!(t.await.unwrap());
-                }
-            });
-        }
-        start.elapsed()
+            let mut statuses = Vec::new();
+            for lane in lanes {
+                statuses.extend(lane.await.unwrap());
+            }
+            (start.elapsed(), statuses)
+        });
+        let (elapsed, statuses) = self.rt.block_on(task).unwrap();
+        assert!(statuses.iter().all(|s| *s == expect), "{statuses:?}");
+        elapsed
     }
 }
 
@@ -264,52 +284,68 @@ fn wasm(c: &mut Criterion) {
         .filter(|(n, _)| n != "authorization")
         .collect();
     assert_eq!(host.request(no_token.clone()), 401);
+    // One at a time from a task on the worker's runtime, as the proxy drives a connection.
     let mut g = c.benchmark_group("wasm");
     g.bench_function("missing_token", |b| {
-        b.iter(|| host.request(no_token.clone()))
+        b.iter_custom(|n| host.on_worker_runtime(vec![no_token.clone(); n as usize], 1, 401))
     });
-    g.bench_function("cached_rs256", |b| b.iter(|| host.request(headers(&seen))));
+    g.bench_function("cached_rs256", |b| {
+        b.iter_custom(|n| host.on_worker_runtime(vec![headers(&seen); n as usize], 1, 200))
+    });
     g.bench_function("rejected_bad_signature", |b| {
-        b.iter(|| host.request(headers(&bad)))
+        b.iter_custom(|n| host.on_worker_runtime(vec![headers(&bad); n as usize], 1, 401))
     });
     g.finish();
-
     let mut g = first_seen_group(c, "wasm");
     g.bench_function("first_seen_rs256", |b| {
-        b.iter_batched(
-            || headers(&fresh(&keys.rsa)),
-            |h| host.request(h),
-            BatchSize::SmallInput,
-        )
+        b.iter_custom(|n| {
+            let tokens = (0..n).map(|_| headers(&fresh(&keys.rsa))).collect();
+            host.on_worker_runtime(tokens, 1, 200)
+        })
     });
     g.bench_function("first_seen_es256", |b| {
-        b.iter_batched(
-            || headers(&fresh(&keys.ec)),
-            |h| host.request(h),
-            BatchSize::SmallInput,
-        )
+        b.iter_custom(|n| {
+            let tokens = (0..n).map(|_| headers(&fresh(&keys.ec))).collect();
+            host.on_worker_runtime(tokens, 1, 200)
+        })
     });
     g.finish();
-    assert_eq!(host.request(headers(&fresh(&keys.ec))), 200);
 
     let mut g = c.benchmark_group("wasm_pipelined");
     g.sample_size(20).measurement_time(Duration::from_secs(3));
     g.bench_function("missing_token", |b| {
-        b.iter_custom(|n| host.pipelined(vec![no_token.clone(); n as usize]))
+        b.iter_custom(|n| {
+            host.on_worker_runtime(vec![no_token.clone(); n as usize], IN_FLIGHT, 401)
+        })
     });
     g.bench_function("cached_rs256", |b| {
-        b.iter_custom(|n| host.pipelined(vec![headers(&seen); n as usize]))
+        b.iter_custom(|n| host.on_worker_runtime(vec![headers(&seen); n as usize], IN_FLIGHT, 200))
     });
     g.bench_function("rejected_bad_signature", |b| {
-        b.iter_custom(|n| host.pipelined(vec![headers(&bad); n as usize]))
+        b.iter_custom(|n| host.on_worker_runtime(vec![headers(&bad); n as usize], IN_FLIGHT, 401))
     });
     g.bench_function("first_seen_rs256", |b| {
-        b.iter_custom(|n| host.pipelined((0..n).map(|_| headers(&fresh(&keys.rsa))).collect()))
+        b.iter_custom(|n| {
+            let tokens = (0..n).map(|_| headers(&fresh(&keys.rsa))).collect();
+            host.on_worker_runtime(tokens, IN_FLIGHT, 200)
+        })
     });
     g.bench_function("first_seen_es256", |b| {
-        b.iter_custom(|n| host.pipelined((0..n).map(|_| headers(&fresh(&keys.ec))).collect()))
+        b.iter_custom(|n| {
+            let tokens = (0..n).map(|_| headers(&fresh(&keys.ec))).collect();
+            host.on_worker_runtime(tokens, IN_FLIGHT, 200)
+        })
     });
     g.finish();
+
+    // From another thread: each phase wakes the worker thread and waits for it.
+    let mut g = c.benchmark_group("wasm_cross_thread");
+    g.bench_function("missing_token", |b| {
+        b.iter(|| host.request(no_token.clone()))
+    });
+    g.bench_function("cached_rs256", |b| b.iter(|| host.request(headers(&seen))));
+    g.finish();
+    assert_eq!(host.request(headers(&fresh(&keys.ec))), 200);
 
     // The same requests without the hop: what the worker spends per request.
     let mut g = c.benchmark_group("wasm_on_worker");

@@ -363,3 +363,37 @@ async fn reopens_the_upstream_connection_when_the_upstream_closes_it() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert_eq!(gw.metrics().upstream_errors(), 0);
 }
+
+#[tokio::test]
+async fn filters_a_connections_requests_on_one_worker() {
+    // Two workers, each with its own instance of a guest counting the requests it has seen.
+    // Connections go to the workers in turn, and every request of a connection is filtered by
+    // the instance of the worker whose thread serves that connection.
+    let echo = EchoServer::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nupstream: {}\nworkers: 2\n",
+        echo.url()
+    );
+    let config = HostConfig::parse(&yaml).unwrap();
+    let gw = Gateway::start_with_wasm(&config, counting_guest())
+        .await
+        .unwrap();
+    let counts = |replies: Vec<(u16, Bytes)>| -> Vec<String> {
+        replies
+            .into_iter()
+            .map(|(status, body)| {
+                assert_eq!(status, 200);
+                let seen: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                seen["headers"]["x-instance-count"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(counts(sequential_gets(gw.addr(), 3).await), ["1", "2", "3"]);
+    assert_eq!(counts(sequential_gets(gw.addr(), 2).await), ["1", "2"]);
+    assert_eq!(counts(sequential_gets(gw.addr(), 1).await), ["4"]);
+}

@@ -4,13 +4,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{LogLevel, LogLine, LogSink, Status};
 use crate::clock::Clock;
 use crate::limits::Limits;
-use crate::runtime::{Callout, CalloutResult, CalloutSender, LocalResponse, Msg, Shared};
+use crate::runtime::{Callout, CalloutResult, CalloutSender, Inbox, LocalResponse, Msg, Shared};
 
 /// The plugin as configured.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +151,7 @@ pub struct ProxyHost {
     pub shared: Arc<Shared>,
     pub limits: Limits,
     pub callouts: Arc<dyn CalloutSender>,
-    pub(crate) inbox: mpsc::Sender<Msg>,
+    pub(crate) inbox: Inbox,
     pub log: Logger,
     pub root_context: u32,
     /// The context hostcalls act on; reset to the callback's own context by the runtime.
@@ -203,7 +203,7 @@ impl ProxyHost {
         shared: Arc<Shared>,
         limits: Limits,
         callouts: Arc<dyn CalloutSender>,
-        inbox: mpsc::Sender<Msg>,
+        inbox: Inbox,
         log: Logger,
     ) -> Self {
         Self {

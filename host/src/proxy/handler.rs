@@ -54,16 +54,18 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ProxyBody> {
 }
 
 impl Proxy {
-    /// Answers one client request; `link` is the client connection's own upstream connection
-    /// (HTTP/1.1 clients), `None` for multiplexed (h2c) clients.
+    /// Answers one client request on filter worker `worker` (the one whose thread runs the
+    /// client's connection); `link` is the client connection's own upstream connection (HTTP/1.1
+    /// clients), `None` for multiplexed (h2c) clients.
     pub async fn handle(
         &self,
         req: Request<Incoming>,
         client: SocketAddr,
+        worker: usize,
         link: Option<&Link>,
     ) -> Response<ProxyBody> {
         self.metrics.request_started();
-        let response = self.route(req, client, link).await;
+        let response = self.route(req, client, worker, link).await;
         self.metrics.response_sent(response.status().as_u16());
         response
     }
@@ -90,6 +92,7 @@ impl Proxy {
         &self,
         req: Request<Incoming>,
         client: SocketAddr,
+        worker: usize,
         link: Option<&Link>,
     ) -> Response<ProxyBody> {
         if header_bytes(req.headers()) > self.max_header_bytes {
@@ -104,7 +107,7 @@ impl Proxy {
         let original_authority = pseudo(&pairs, ":authority").unwrap_or("").to_owned();
         let end_of_stream = incoming.is_end_stream();
 
-        let mut filter_stream = self.pool.stream(Some(client));
+        let mut filter_stream = self.pool.stream_on(worker, Some(client));
         filter_stream.set_property("request.protocol", protocol(parts.version));
         let stream: SharedStream = Arc::new(Mutex::new(filter_stream));
         let verdict = stream

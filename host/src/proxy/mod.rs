@@ -18,7 +18,7 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 pub use body::ProxyBody;
@@ -184,6 +184,48 @@ impl Gateway {
     }
 }
 
+type ServerBuilder = hyper_util::server::conn::auto::Builder<TokioExecutor>;
+
+/// Moves an accepted connection to the next filter worker's thread and serves it there, so every
+/// filter call of its requests runs on the thread that owns the connection, as an Envoy worker
+/// does (no hand-off between threads per request phase).
+fn hand_off(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    proxy: &Arc<Proxy>,
+    builder: &ServerBuilder,
+    graceful: &GracefulShutdown,
+) -> std::io::Result<()> {
+    let worker = proxy.pool.next_worker();
+    let Some(runtime) = proxy.pool.runtime(worker).cloned() else {
+        return Err(std::io::Error::other("no filter worker"));
+    };
+    let tcp = tcp.into_std()?;
+    // Registers the socket with the worker runtime's reactor.
+    let tcp = {
+        let _entered = runtime.enter();
+        TcpStream::from_std(tcp)?
+    };
+    let proxy = proxy.clone();
+    let link = Arc::new(Link::default());
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let proxy = proxy.clone();
+        // h2c requests share the connection concurrently: they use the pool.
+        let link = (req.version() != http::Version::HTTP_2).then(|| link.clone());
+        async move { Ok::<_, Infallible>(proxy.handle(req, peer, worker, link.as_deref()).await) }
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(tcp), service)
+        .into_owned();
+    let watched = graceful.watch(connection);
+    runtime.spawn(async move {
+        if let Err(error) = watched.await {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+    });
+    Ok(())
+}
+
 async fn serve(
     listener: TcpListener,
     proxy: Arc<Proxy>,
@@ -192,7 +234,7 @@ async fn serve(
     admin: Option<tokio::task::JoinHandle<()>>,
 ) {
     let graceful = GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = ServerBuilder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
@@ -214,21 +256,9 @@ async fn serve(
                     }
                 };
                 let _ = tcp.set_nodelay(true);
-                let proxy = proxy.clone();
-                let link = Arc::new(Link::default());
-                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let proxy = proxy.clone();
-                    // h2c requests share the connection concurrently: they use the pool.
-                    let link = (req.version() != http::Version::HTTP_2).then(|| link.clone());
-                    async move { Ok::<_, Infallible>(proxy.handle(req, peer, link.as_deref()).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(tcp), service).into_owned();
-                let watched = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = watched.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+                if let Err(error) = hand_off(tcp, peer, &proxy, &builder, &graceful) {
+                    tracing::warn!(%error, "cannot hand the connection to a filter worker");
+                }
             }
             _ = &mut stopped => break,
         }

@@ -22,7 +22,7 @@ pub(crate) use stream::HeadersAnswer;
 pub use stream::Stream;
 
 pub(crate) use shared::QueueOwner;
-pub(crate) use worker::Msg;
+pub(crate) use worker::{Inbox, Msg};
 
 /// Starts outbound HTTP calls for the guests.
 pub trait CalloutSender: Send + Sync + 'static {
@@ -202,12 +202,32 @@ impl Pool {
 
     /// A new HTTP stream on the next worker (round robin). `source` feeds `source.address`.
     pub fn stream(&self, source: Option<SocketAddr>) -> Stream {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1);
+        self.stream_on(self.next_worker(), source)
+    }
+
+    /// A new HTTP stream on worker `worker` (taken modulo the number of workers): the proxy
+    /// opens a connection's streams on the worker whose thread runs the connection.
+    pub fn stream_on(&self, worker: usize, source: Option<SocketAddr>) -> Stream {
         let context_id = self.next_context.fetch_add(1, Ordering::Relaxed);
-        match self.workers.get(i) {
+        match self.workers.get(worker % self.workers.len().max(1)) {
             Some(w) => Stream::open(w.inbox.clone(), context_id, source),
             None => Stream::detached(context_id),
         }
+    }
+
+    /// The next worker in round-robin order, for a new connection or a new stream.
+    pub fn next_worker(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len().max(1)
+    }
+
+    /// The runtime of worker `worker`'s thread (modulo the number of workers). Tasks spawned on it
+    /// run on the same thread as that worker's filter instance, between its callbacks; a stream
+    /// driven from such a task reaches its worker without crossing threads. The runtime stops with
+    /// the worker (`shutdown`, drop), dropping the tasks still on it.
+    pub fn runtime(&self, worker: usize) -> Option<&tokio::runtime::Handle> {
+        self.workers
+            .get(worker % self.workers.len().max(1))
+            .map(|w| &w.runtime)
     }
 
     /// Every metric the guests defined plus host metrics, for `/metrics`. Metrics are host-wide,

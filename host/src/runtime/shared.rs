@@ -2,11 +2,11 @@
 //! queues and metrics. Plain data behind mutexes; no wasmtime, no guest memory.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{mpsc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use crate::abi::Status;
 use crate::limits::Limits;
-use crate::runtime::Msg;
+use crate::runtime::{Inbox, Msg};
 
 /// The three metric kinds of the ABI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +46,7 @@ struct Metric {
 /// Who hears `proxy_on_queue_ready` for a queue: the context that registered it last.
 #[derive(Debug, Clone)]
 pub(crate) struct QueueOwner {
-    pub(crate) inbox: mpsc::Sender<Msg>,
+    pub(crate) inbox: Inbox,
     pub(crate) generation: u64,
     pub(crate) context: u32,
 }

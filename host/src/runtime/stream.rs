@@ -4,12 +4,12 @@
 //! proxy opens a stream, sets properties and sends the request headers at once).
 
 use std::net::SocketAddr;
-use std::sync::{mpsc, Mutex};
+use std::sync::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::worker::{Msg, Opening, Reply, StreamEvent};
+use super::worker::{Inbox, Msg, Opening, Reply, StreamEvent};
 use super::{FilterFailure, Verdict};
 
 pub(crate) type Headers = Vec<(String, String)>;
@@ -18,7 +18,7 @@ pub(crate) type BodyAnswer = oneshot::Receiver<Result<Verdict<Bytes>, FilterFail
 
 /// One HTTP context on one worker; dropping it ends the context (`on_done`, `on_log`, `on_delete`).
 pub struct Stream {
-    inbox: Option<mpsc::Sender<Msg>>,
+    inbox: Option<Inbox>,
     context_id: u32,
     /// What creating the context on the worker needs, until the first phase carries it there.
     opening: Mutex<Option<Opening>>,
@@ -33,11 +33,7 @@ impl std::fmt::Debug for Stream {
 }
 
 impl Stream {
-    pub(crate) fn open(
-        inbox: mpsc::Sender<Msg>,
-        context_id: u32,
-        source: Option<SocketAddr>,
-    ) -> Self {
+    pub(crate) fn open(inbox: Inbox, context_id: u32, source: Option<SocketAddr>) -> Self {
         Self {
             inbox: Some(inbox),
             context_id,

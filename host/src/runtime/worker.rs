@@ -1,4 +1,7 @@
-//! One worker thread: owns one `Vm`, receives stream events, callout answers, queue
+//! One worker thread: owns one `Vm` and a single-threaded tokio runtime. The proxy runs the
+//! connections it hands to this worker as tasks on that runtime (as an Envoy worker thread owns
+//! its connections and its VM), so a stream's phases are messages between tasks of one thread,
+//! never a hand-off to another. The worker receives stream events, callout answers, queue
 //! notifications and timer pokes through its inbox, runs the callbacks, applies the actions the
 //! hostcalls recorded, and replaces the instance after a trap or a missed deadline, failing the
 //! streams it held closed.
@@ -9,7 +12,7 @@ use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc as channel, oneshot};
 
 use super::engine::{ctx, i, Compiled, Vm};
 use super::stream::Headers;
@@ -17,6 +20,9 @@ use super::{
     CalloutResult, FilterFailure, Hooks, LocalResponse, PoolConfig, Shared, StartError, Verdict,
 };
 use crate::abi::{Logger, PluginInfo, ProxyHost, StreamData, StreamType};
+
+/// Where a worker's messages go; sending never blocks and works from any thread.
+pub(crate) type Inbox = channel::UnboundedSender<Msg>;
 
 /// A message to a worker.
 #[derive(Debug)]
@@ -157,7 +163,9 @@ pub(super) struct Slot {
 
 /// The handle the pool keeps for each worker.
 pub(crate) struct Handle {
-    pub(crate) inbox: mpsc::Sender<Msg>,
+    pub(crate) inbox: Inbox,
+    /// The worker thread's runtime, where the proxy runs the connections it gives this worker.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 impl Handle {
@@ -173,7 +181,7 @@ pub(crate) struct Worker {
     pub(super) compiled: Arc<Compiled>,
     pub(super) shared: Arc<Shared>,
     pub(super) hooks: Hooks,
-    pub(super) inbox: mpsc::Sender<Msg>,
+    pub(super) inbox: Inbox,
     pub(super) vm: Option<Vm>,
     pub(super) generation: u64,
     pub(super) slots: HashMap<u32, Slot>,
@@ -190,8 +198,13 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     hooks: Hooks,
 ) -> Result<(Handle, mpsc::Receiver<Result<(), StartError>>), StartError> {
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = channel::unbounded_channel();
     let (ready_tx, ready_rx) = mpsc::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Thread(e.to_string()))?;
+    let runtime_handle = runtime.handle().clone();
     let mut worker = Worker {
         index,
         cfg: cfg.clone(),
@@ -220,24 +233,45 @@ pub(crate) fn spawn(
             let ok = booted.is_ok();
             let _ = ready_tx.send(booted);
             if ok {
-                worker.run(rx);
+                // Connection tasks still on the runtime when the worker stops are dropped with it.
+                runtime.block_on(worker.run(rx));
             }
         })
         .map_err(|e| StartError::Thread(e.to_string()))?;
-    Ok((Handle { inbox: tx }, ready_rx))
+    Ok((
+        Handle {
+            inbox: tx,
+            runtime: runtime_handle,
+        },
+        ready_rx,
+    ))
 }
 
 impl Worker {
-    fn run(&mut self, rx: mpsc::Receiver<Msg>) {
+    /// The worker's own task: handles messages as they come and fires ticks when due, while the
+    /// runtime runs the connection tasks between messages.
+    async fn run(&mut self, mut rx: channel::UnboundedReceiver<Msg>) {
+        let timer = tokio::time::sleep(self.until_next_tick());
+        tokio::pin!(timer);
+        let mut armed_for = self.next_tick;
         loop {
-            let wait = self.until_next_tick();
-            match rx.recv_timeout(wait) {
-                Ok(Msg::Shutdown) => break,
-                Ok(msg) => self.handle(msg),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            let mut fired = false;
+            tokio::select! {
+                biased;
+                msg = rx.recv() => match msg {
+                    Some(Msg::Shutdown) | None => break,
+                    Some(msg) => self.handle(msg),
+                },
+                () = &mut timer => fired = true,
             }
             self.fire_due_tick();
+            // Re-arm only when the schedule changed: most messages leave it alone.
+            if fired || self.next_tick != armed_for {
+                armed_for = self.next_tick;
+                timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + self.until_next_tick());
+            }
             if self.drained.is_some() && self.slots.is_empty() {
                 if let Some(tx) = self.drained.take() {
                     let _ = tx.send(());

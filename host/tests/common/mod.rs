@@ -33,6 +33,8 @@ fn guest_with_body(
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   (import "env" "proxy_send_local_response"
     (func $send_local_response (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_add_header_map_value"
+    (func $add_header (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 17)
   (global $bump (mut i32) (i32.const 65536))
   {data}
@@ -63,6 +65,21 @@ fn guest_with_body(
 /// A guest that lets everything through.
 pub fn pass_through_guest() -> Vec<u8> {
     wat::parse_str(guest("(i32.const 1)", "(i32.const 0)", "")).expect("valid WAT")
+}
+
+/// A guest that counts the requests its instance has seen and adds the count (1 to 9) to each
+/// request as `x-instance-count`: requests handled by one instance see consecutive counts.
+pub fn counting_guest() -> Vec<u8> {
+    let on_request = "(global.set $count (i32.add (global.get $count) (i32.const 1))) \
+        (i32.store8 (i32.const 48) (i32.add (i32.const 48) (global.get $count))) \
+        (drop (call $add_header (i32.const 0) (i32.const 16) (i32.const 16) (i32.const 48) (i32.const 1))) \
+        (i32.const 0)";
+    wat::parse_str(guest(
+        "(i32.const 1)",
+        on_request,
+        r#"(global $count (mut i32) (i32.const 0)) (data (i32.const 16) "x-instance-count")"#,
+    ))
+    .expect("valid WAT")
 }
 
 /// A guest that traps in `proxy_on_request_headers`.

@@ -79,6 +79,24 @@ fn the_filter_imports_only_proxy_wasm_v0_2_1_and_envoys_wasi_functions() {
     assert!(seen > 0);
 }
 
+/// Host functions of v0.2.1 that Kong's ngx_wasm_module registers with another signature than
+/// the ABI's: a module importing one fails to instantiate there.
+const KONG_MISMATCHED: &[&str] = &["proxy_get_log_level"];
+
+#[test]
+fn the_filter_imports_nothing_kong_registers_with_another_signature() {
+    let (_engine, module) = module();
+    let env: Vec<&str> = module
+        .imports()
+        .filter(|i| i.module() == "env")
+        .map(|i| i.name())
+        .collect();
+    assert!(env.contains(&"proxy_log"), "imports: {env:?}");
+    for name in KONG_MISMATCHED {
+        assert!(!env.contains(name), "imports {name}");
+    }
+}
+
 #[test]
 fn the_filter_exports_what_proxy_wasm_hosts_call() {
     let (_engine, module) = module();

@@ -48,8 +48,109 @@ impl Audit {
 
     /// The record as one JSON line.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(JSON_CAPACITY);
+        self.write_json(&mut out);
+        out
     }
+
+    /// Appends the record as one JSON line to `out`: the bytes `serde_json` makes of it (members
+    /// in declaration order, absent options left out), written without a serializer or a second
+    /// buffer, since every decision writes one.
+    pub fn write_json(&self, out: &mut String) {
+        out.push_str(r#"{"decision":"#);
+        push_json_str(out, self.decision);
+        out.push_str(r#","reason":"#);
+        push_json_str(out, self.reason);
+        out.push_str(r#","status":"#);
+        push_number(out, u64::from(self.status));
+        let texts = [
+            ("sub", &self.sub),
+            ("iss", &self.iss),
+            ("client", &self.client),
+            ("provider", &self.provider),
+        ];
+        for (name, value) in texts {
+            if let Some(value) = value {
+                push_member(out, name);
+                push_json_str(out, value);
+            }
+        }
+        if let Some(rule) = self.rule {
+            push_member(out, "rule");
+            push_number(out, u64::try_from(rule).unwrap_or(u64::MAX));
+        }
+        out.push_str(r#","method":"#);
+        push_json_str(out, &self.method);
+        out.push_str(r#","path":"#);
+        push_json_str(out, &self.path);
+        if let Some(source) = &self.source {
+            out.push_str(r#","source":"#);
+            push_json_str(out, source);
+        }
+        out.push_str(if self.cached {
+            r#","cached":true}"#
+        } else {
+            r#","cached":false}"#
+        });
+    }
+}
+
+/// Room for a typical record, so writing one allocates once.
+const JSON_CAPACITY: usize = 256;
+
+fn push_member(out: &mut String, name: &str) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":");
+}
+
+fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[at..] {
+        out.push(char::from(*d));
+    }
+}
+
+/// A JSON string with serde_json's escapes: `"` and `\\`, the five short forms for control
+/// characters that have one, `\u00XX` for the other control characters; nothing else.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(s.get(plain..i).unwrap_or_default());
+        plain = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(s.get(plain..).unwrap_or_default());
+    out.push('"');
 }
 
 fn text_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
@@ -61,6 +162,9 @@ fn text_claim(claims: &Map<String, Value>, name: &str) -> Option<String> {
             .collect(),
     )
 }
+
+/// Metrics other than the per-code denials, which follow them in [`Metric::all`].
+const FIXED_METRICS: usize = 13;
 
 /// A counter the filter increments. Names are Prometheus-style and stable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +205,35 @@ impl Metric {
         }
     }
 
-    /// Every metric, so an adapter can define them all up front.
+    /// This metric's place in [`Metric::all`], so an adapter can keep the host's metric ids in a
+    /// slice defined once instead of looking names up per request. `None` for a denial code that
+    /// is not in `AuthError::ALL_CODES`.
+    pub fn index(&self) -> Option<usize> {
+        let fixed = match self {
+            Metric::Allowed => 0,
+            Metric::JwksFetchOk => 1,
+            Metric::JwksFetchFailed => 2,
+            Metric::DiscoveryFetchOk => 3,
+            Metric::DiscoveryFetchFailed => 4,
+            Metric::KeyRotation => 5,
+            Metric::CacheHit => 6,
+            Metric::CacheMiss => 7,
+            Metric::LoginStarted => 8,
+            Metric::LoginCompleted => 9,
+            Metric::SessionRefreshed => 10,
+            Metric::IntrospectionOk => 11,
+            Metric::IntrospectionFailed => 12,
+            Metric::Denied(code) => {
+                return crate::error::AuthError::ALL_CODES
+                    .iter()
+                    .position(|c| c == code)
+                    .map(|p| FIXED_METRICS + p)
+            }
+        };
+        Some(fixed)
+    }
+
+    /// Every metric, so an adapter can define them all up front; in [`Metric::index`] order.
     pub fn all() -> Vec<Metric> {
         let mut all = vec![
             Metric::Allowed,
@@ -153,6 +285,44 @@ mod tests {
         let mut a = Audit::default();
         a.set_identity(&claims);
         assert_eq!(a.sub.map(|s| s.len()), Some(MAX_FIELD_CHARS));
+    }
+
+    #[test]
+    fn the_json_line_is_what_serde_json_makes_of_the_record() {
+        let awkward: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
+        let full = Audit {
+            decision: "deny",
+            reason: "expired",
+            status: 401,
+            sub: Some(awkward.clone()),
+            iss: Some("https://idp/\"q\"".into()),
+            client: Some("c\\1".into()),
+            provider: Some("p".into()),
+            rule: Some(usize::MAX),
+            method: "GET".into(),
+            path: awkward,
+            source: Some("127.0.0.1:1".into()),
+            cached: true,
+        };
+        let bare = Audit {
+            status: 0,
+            rule: Some(0),
+            ..Audit::default()
+        };
+        for audit in [full, bare, Audit::default()] {
+            assert_eq!(audit.to_json(), serde_json::to_string(&audit).unwrap());
+            let mut line = String::from("prefix ");
+            audit.write_json(&mut line);
+            assert_eq!(line, format!("prefix {}", audit.to_json()));
+        }
+    }
+
+    #[test]
+    fn every_metric_knows_its_place_among_all() {
+        for (i, metric) in Metric::all().iter().enumerate() {
+            assert_eq!(metric.index(), Some(i), "{metric:?}");
+        }
+        assert_eq!(Metric::Denied("no_such_code").index(), None);
     }
 
     #[test]

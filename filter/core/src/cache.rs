@@ -174,6 +174,17 @@ fn digest(token: &str) -> Digest32 {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Where a token lives in the shared table: the SHA-256 of the token, which every worker agrees
+/// on. Computed once per first-seen token, for the lookup and then the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKey(Digest32);
+
+impl SharedKey {
+    pub fn of(token: &str) -> SharedKey {
+        SharedKey(digest(token))
+    }
+}
+
 /// A verified token as kept in shared data. The provider is named, not indexed: workers agree on
 /// names whatever order they hold providers in.
 #[derive(Debug, Serialize, Deserialize)]
@@ -187,7 +198,13 @@ pub struct SharedEntry {
 }
 
 fn hex(d: &Digest32) -> String {
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(2 * d.len());
+    for b in d {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 fn slot_key(d: &Digest32) -> String {
@@ -195,16 +212,22 @@ fn slot_key(d: &Digest32) -> String {
     format!("oidc_filter/tokens/{slot}")
 }
 
+/// What every entry starts with, up to the token's hex digest: `token` is its first member.
+const ENTRY_HEAD: &[u8] = br#"{"token":""#;
+
 /// The shared entry for `token`, if another worker verified it and it is still within its time.
-pub fn shared_get(shared: &dyn SharedStore, token: &str, now: Duration) -> Option<SharedEntry> {
-    let d = digest(token);
-    let (bytes, _) = shared.get(&slot_key(&d))?;
+pub fn shared_get(shared: &dyn SharedStore, key: &SharedKey, now: Duration) -> Option<SharedEntry> {
+    let d = &key.0;
+    let (bytes, _) = shared.get(&slot_key(d))?;
     // Once the table has filled up, a first-seen token's slot mostly holds another token: tell
-    // from the leading `token` member (serialised first) before parsing the claims. The full
-    // comparison below still decides.
-    let token_hex = hex(&d);
-    let head = format!(r#"{{"token":"{token_hex}""#);
-    if !bytes.starts_with(head.as_bytes()) {
+    // from the leading `token` member before parsing the claims. The full comparison below
+    // still decides.
+    let token_hex = hex(d);
+    let digest_at = ENTRY_HEAD.len()..ENTRY_HEAD.len() + token_hex.len();
+    if !bytes.starts_with(ENTRY_HEAD)
+        || bytes.get(digest_at) != Some(token_hex.as_bytes())
+        || bytes.get(ENTRY_HEAD.len() + token_hex.len()) != Some(&b'"')
+    {
         return None;
     }
     let entry: SharedEntry = serde_json::from_slice(&bytes).ok()?;
@@ -213,19 +236,44 @@ pub fn shared_get(shared: &dyn SharedStore, token: &str, now: Duration) -> Optio
 }
 
 /// Publishes a verified token for the other workers (best effort: failures are ignored).
-pub fn shared_put(shared: &mut dyn SharedStore, token: &str, provider: &str, verified: &Verified) {
-    let d = digest(token);
-    let entry = SharedEntry {
-        token: hex(&d),
-        provider: provider.to_string(),
-        kid: verified.kid.clone(),
-        valid_until_ms: u64::try_from(verified.valid_until.as_millis()).unwrap_or(u64::MAX),
-        claims: (*verified.claims).clone(),
-    };
-    if let Ok(bytes) = serde_json::to_vec(&entry) {
-        if bytes.len() <= MAX_SHARED_ENTRY_BYTES {
-            let _ = shared.set(&slot_key(&d), &bytes, 0);
-        }
+/// `claims_json` is the JSON object `verified.claims` was parsed from (a JWS payload as
+/// received): it is stored as it is, so the claims are not serialised again. The entry is the
+/// JSON document [`SharedEntry`] reads, `token` first.
+pub fn shared_put(
+    shared: &mut dyn SharedStore,
+    key: &SharedKey,
+    provider: &str,
+    verified: &Verified,
+    claims_json: &[u8],
+) {
+    /// The entry's bytes besides the provider, the kid and the claims.
+    const FRAME_BYTES: usize = 128;
+    if claims_json.len() > MAX_SHARED_ENTRY_BYTES {
+        return;
+    }
+    let d = &key.0;
+    let valid_until_ms = u64::try_from(verified.valid_until.as_millis()).unwrap_or(u64::MAX);
+    let kid_len = verified.kid.as_ref().map_or(0, String::len);
+    let mut bytes = Vec::with_capacity(FRAME_BYTES + provider.len() + kid_len + claims_json.len());
+    bytes.extend_from_slice(ENTRY_HEAD);
+    bytes.extend_from_slice(hex(d).as_bytes());
+    bytes.extend_from_slice(br#"","provider":"#);
+    let strings = serde_json::to_writer(&mut bytes, provider)
+        .and_then(|()| {
+            bytes.extend_from_slice(br#","kid":"#);
+            serde_json::to_writer(&mut bytes, &verified.kid)
+        })
+        .is_ok();
+    if !strings {
+        return;
+    }
+    bytes.extend_from_slice(br#","valid_until_ms":"#);
+    bytes.extend_from_slice(valid_until_ms.to_string().as_bytes());
+    bytes.extend_from_slice(br#","claims":"#);
+    bytes.extend_from_slice(claims_json);
+    bytes.push(b'}');
+    if bytes.len() <= MAX_SHARED_ENTRY_BYTES {
+        let _ = shared.set(&slot_key(d), &bytes, 0);
     }
 }
 
@@ -237,23 +285,23 @@ mod tests {
     #[test]
     fn a_shared_entry_is_found_by_its_token_only() {
         let mut shared = MemoryShared::new();
-        shared_put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
-        let e = shared_get(&shared, "a.b.c", Duration::from_secs(100)).unwrap();
+        put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
+        let e = shared_get(&shared, &SharedKey::of("a.b.c"), Duration::from_secs(100)).unwrap();
         assert_eq!((e.provider.as_str(), e.kid.as_deref()), ("idp", Some("k1")));
-        assert!(shared_get(&shared, "a.b.d", Duration::ZERO).is_none());
-        assert!(shared_get(&shared, "a.b.c", Duration::from_secs(101)).is_none());
+        assert!(shared_get(&shared, &SharedKey::of("a.b.d"), Duration::ZERO).is_none());
+        assert!(shared_get(&shared, &SharedKey::of("a.b.c"), Duration::from_secs(101)).is_none());
     }
 
     #[test]
     fn a_slot_holding_another_token_is_a_miss() {
         let mut shared = MemoryShared::new();
-        shared_put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
+        put(&mut shared, "a.b.c", "idp", &verified("k1", 100));
         let (bytes, _) = shared.get(&slot_key(&digest("a.b.c"))).unwrap();
         assert!(bytes.starts_with(format!(r#"{{"token":"{}""#, hex(&digest("a.b.c"))).as_bytes()));
         // Another token's entry written into this token's slot.
         shared.set(&slot_key(&digest("x.y.z")), &bytes, 0).unwrap();
-        assert!(shared_get(&shared, "x.y.z", Duration::ZERO).is_none());
-        assert!(shared_get(&shared, "a.b.c", Duration::ZERO).is_some());
+        assert!(shared_get(&shared, &SharedKey::of("x.y.z"), Duration::ZERO).is_none());
+        assert!(shared_get(&shared, &SharedKey::of("a.b.c"), Duration::ZERO).is_some());
     }
 
     #[test]
@@ -266,8 +314,87 @@ mod tests {
             Value::String("x".repeat(MAX_SHARED_ENTRY_BYTES)),
         );
         v.claims = Rc::new(claims);
-        shared_put(&mut shared, "t", "idp", &v);
-        assert!(shared_get(&shared, "t", Duration::ZERO).is_none());
+        put(&mut shared, "t", "idp", &v);
+        assert!(shared_get(&shared, &SharedKey::of("t"), Duration::ZERO).is_none());
+    }
+
+    /// Publishes `v` with its claims as compact JSON, as a token's payload usually is.
+    fn put(shared: &mut MemoryShared, token: &str, provider: &str, v: &Verified) {
+        let payload = serde_json::to_vec(&*v.claims).unwrap();
+        shared_put(shared, &SharedKey::of(token), provider, v, &payload);
+    }
+
+    fn with_claims(mut v: Verified, claims: Value) -> Verified {
+        let Value::Object(map) = claims else {
+            panic!("not an object")
+        };
+        v.claims = Rc::new(map);
+        v
+    }
+
+    #[test]
+    fn an_entry_is_the_document_a_serialised_shared_entry_is() {
+        let mut shared = MemoryShared::new();
+        let claims =
+            serde_json::json!({"sub": "a\"b", "aud": ["x", "y"], "n": 1.5, "o": {"k": null}});
+        for (provider, kid) in [("idp", Some("k\\1")), ("other \"idp\"", None)] {
+            let mut v = with_claims(verified("k1", 100), claims.clone());
+            v.kid = kid.map(str::to_string);
+            put(&mut shared, "a.b.c", provider, &v);
+            let (bytes, _) = shared.get(&slot_key(&digest("a.b.c"))).unwrap();
+            let expected = SharedEntry {
+                token: hex(&digest("a.b.c")),
+                provider: provider.to_string(),
+                kid: v.kid.clone(),
+                valid_until_ms: 100_000,
+                claims: (*v.claims).clone(),
+            };
+            assert_eq!(bytes, serde_json::to_vec(&expected).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_claims_are_stored_as_the_payload_was_received() {
+        let mut shared = MemoryShared::new();
+        let payload = br#"{ "sub" : "alice",
+            "scope": "read write", "exp": 100 }"#;
+        let v = verified("k1", 100);
+        shared_put(&mut shared, &SharedKey::of("a.b.c"), "idp", &v, payload);
+        let (bytes, _) = shared.get(&slot_key(&digest("a.b.c"))).unwrap();
+        assert!(bytes.ends_with(&[br#","claims":"#.as_slice(), payload, b"}"].concat()));
+        let e = shared_get(&shared, &SharedKey::of("a.b.c"), Duration::from_secs(100)).unwrap();
+        assert_eq!(e.claims, crate::json::parse_object(payload).unwrap());
+        assert_eq!(e.valid_until_ms, 100_000);
+    }
+
+    #[test]
+    fn an_entry_serialised_by_serde_json_is_read() {
+        let mut shared = MemoryShared::new();
+        let claims = serde_json::json!({"sub": "alice"});
+        let entry = SharedEntry {
+            token: hex(&digest("a.b.c")),
+            provider: "idp".into(),
+            kid: Some("k1".into()),
+            valid_until_ms: 100_000,
+            claims: claims.as_object().unwrap().clone(),
+        };
+        let bytes = serde_json::to_vec(&entry).unwrap();
+        shared.set(&slot_key(&digest("a.b.c")), &bytes, 0).unwrap();
+        let e = shared_get(&shared, &SharedKey::of("a.b.c"), Duration::from_secs(100)).unwrap();
+        assert_eq!(
+            (e.kid.as_deref(), e.claims.get("sub")),
+            (Some("k1"), Some(&claims["sub"]))
+        );
+    }
+
+    #[test]
+    fn hex_is_lower_case_and_two_digits_a_byte() {
+        let mut d = [0u8; 32];
+        d[0] = 0x0f;
+        d[31] = 0xa0;
+        let h = hex(&d);
+        assert_eq!(h.len(), 64);
+        assert!(h.starts_with("0f00") && h.ends_with("00a0"), "{h}");
     }
 
     fn verified(kid: &str, until: u64) -> Verified {

@@ -80,6 +80,8 @@ pub struct Header {
 pub struct Jws<'a> {
     pub header: Header,
     pub claims: serde_json::Map<String, serde_json::Value>,
+    /// The decoded payload: the JSON text `claims` was parsed from, as received.
+    pub payload: Vec<u8>,
     /// `BASE64URL(header) || '.' || BASE64URL(payload)`, exactly as received.
     pub signing_input: &'a [u8],
     pub signature: Vec<u8>,
@@ -103,12 +105,14 @@ pub fn parse(token: &str) -> Result<Jws<'_>, AuthError> {
         return Err(AuthError::Malformed);
     }
     let header = parse_header(&decode(header_b64)?)?;
-    let claims = json::parse_object(&decode(payload_b64)?).map_err(|_| AuthError::Malformed)?;
+    let payload = decode(payload_b64)?;
+    let claims = json::parse_object(&payload).map_err(|_| AuthError::Malformed)?;
     let signature = decode(signature_b64)?;
     let signing_input = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
     Ok(Jws {
         header,
         claims,
+        payload,
         signing_input,
         signature,
     })

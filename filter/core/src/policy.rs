@@ -87,24 +87,50 @@ impl Policy {
     /// The rule covering `method` and `path` (`:path`, a query string is ignored).
     pub fn route(&self, method: &str, path: &str) -> Route<'_> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
-        let Some(views) = path::views(path) else {
-            return Route::Ambiguous;
+        let chosen = if path::is_plain(path.as_bytes()) {
+            self.choose_plain(method, path.as_bytes())
+        } else {
+            self.choose_by_views(method, path)
         };
-        let mut chosen: Option<Option<usize>> = None;
-        for view in &views {
-            let index = self.rules.iter().position(|r| applies(r, method, view));
-            match chosen {
-                Some(c) if c != index => return Route::Ambiguous,
-                _ => chosen = Some(index),
-            }
-        }
-        match chosen.flatten() {
-            Some(i) => self
+        match chosen {
+            None => Route::Ambiguous,
+            Some(Some(i)) => self
                 .rules
                 .get(i)
                 .map_or(Route::Default, |r| Route::Rule(i, r)),
-            None => Route::Default,
+            Some(None) => Route::Default,
         }
+    }
+
+    /// The rule every reading of `path` selects (`Some(None)`: none), or `None` when the
+    /// readings disagree or the path cannot be read.
+    fn choose_by_views(&self, method: &str, path: &str) -> Option<Option<usize>> {
+        let views = path::views(path)?;
+        let mut chosen: Option<Option<usize>> = None;
+        for view in &views {
+            let index = self.first_match(method, &view.bytes, view.case_insensitive);
+            match chosen {
+                Some(c) if c != index => return None,
+                _ => chosen = Some(index),
+            }
+        }
+        chosen
+    }
+
+    /// [`Policy::choose_by_views`] for a path whose readings are all the path itself
+    /// (`path::is_plain`): only the case-insensitive reading can select another rule.
+    fn choose_plain(&self, method: &str, path: &[u8]) -> Option<Option<usize>> {
+        if self.rules.is_empty() {
+            return Some(None);
+        }
+        let exact = self.first_match(method, path, false);
+        (self.first_match(method, path, true) == exact).then_some(exact)
+    }
+
+    fn first_match(&self, method: &str, path: &[u8], case_insensitive: bool) -> Option<usize> {
+        self.rules
+            .iter()
+            .position(|r| applies(r, method, path, case_insensitive))
     }
 
     /// Checks a verified token's claims against a rule. A failure is `InsufficientScope`;
@@ -161,10 +187,10 @@ impl Policy {
     }
 }
 
-fn applies(rule: &Rule, method: &str, view: &path::View) -> bool {
+fn applies(rule: &Rule, method: &str, path: &[u8], case_insensitive: bool) -> bool {
     let method_ok =
         rule.methods.is_empty() || rule.methods.iter().any(|m| m.eq_ignore_ascii_case(method));
-    method_ok && path_matches(&rule.path, &view.bytes, view.case_insensitive)
+    method_ok && path_matches(&rule.path, path, case_insensitive)
 }
 
 fn path_matches(pattern: &PathMatch, path: &[u8], case_insensitive: bool) -> bool {
@@ -222,5 +248,62 @@ fn same(a: &Value, b: &Value) -> bool {
             }
         }
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(rules: serde_json::Value) -> Policy {
+        let doc = serde_json::json!({
+            "providers": [{"name": "p", "issuer": "https://idp.example.com"}],
+            "rules": rules,
+        });
+        let config = Config::from_json(doc.to_string().as_bytes());
+        Policy::new(&config.unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn plain_paths_route_as_their_readings_do() {
+        let rule_sets = [
+            serde_json::json!([]),
+            serde_json::json!([
+                {"path_prefix": "/Admin"},
+                {"path_prefix": "/api/", "methods": ["POST"]},
+                {"path": "/api"},
+                {"path_prefix": "/"}
+            ]),
+            serde_json::json!([{"path": "/health", "methods": ["GET"]}, {"path_prefix": "/a"}]),
+        ];
+        let paths = [
+            "/",
+            "/admin",
+            "/Admin",
+            "/ADMIN/x",
+            "/Admin/",
+            "/api",
+            "/api/",
+            "/api/x",
+            "/API",
+            "/health",
+            "/Health",
+            "/ab",
+            "/a/b/",
+            "/caf\u{e9}",
+        ];
+        for rules in rule_sets {
+            let p = policy(rules);
+            for path in paths {
+                assert!(path::is_plain(path.as_bytes()), "{path}");
+                for method in ["GET", "post"] {
+                    assert_eq!(
+                        p.choose_plain(method, path.as_bytes()),
+                        p.choose_by_views(method, path),
+                        "{method} {path}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -11,6 +11,11 @@ use proxy_wasm::types::{BufferType, LogLevel, MapType};
 use crate::shared::HostShared;
 use crate::{log, now, SharedVm};
 
+/// What an audit log line starts with; the record's JSON follows.
+const AUDIT_PREFIX: &str = "oidc audit ";
+/// Room for a typical audit line, so building one allocates once.
+const AUDIT_LINE_CAPACITY: usize = 320;
+
 /// Drains the engine's effects. `own` is the context whose callback is running.
 pub(crate) fn run(ctx: &dyn Context, own: u32, vm: &SharedVm) {
     if let Some(decision) = drain(ctx, own, vm) {
@@ -34,18 +39,32 @@ pub(crate) fn drain(ctx: &dyn Context, own: u32, vm: &SharedVm) -> Option<Decisi
             Effect::Resolve { request, decision } if request == own => mine = Some(decision),
             Effect::Resolve { request, decision } => resolves.push((request, decision)),
             Effect::Log { level, message } => log(log_level(level), &message),
-            Effect::Audit(audit) => log(LogLevel::Info, &format!("oidc audit {}", audit.to_json())),
+            // Written whatever the host's log level: `proxy_get_log_level` would tell, but Kong's
+            // ngx_wasm_module registers it as not implemented and with another signature than
+            // the ABI's, so a module importing it does not load there.
+            Effect::Audit(audit) => {
+                let mut line = String::with_capacity(AUDIT_LINE_CAPACITY);
+                line.push_str(AUDIT_PREFIX);
+                audit.write_json(&mut line);
+                log(LogLevel::Info, &line);
+            }
             Effect::Count(metric) => {
-                if let Some(id) = vm.borrow().metrics.get(&metric.name()) {
-                    let _ = hostcalls::increment_metric(*id, 1);
+                let id = metric
+                    .index()
+                    .and_then(|i| vm.borrow().metrics.get(i).copied().flatten());
+                if let Some(id) = id {
+                    let _ = hostcalls::increment_metric(id, 1);
                 }
             }
         }
     }
-    for (request, decision) in resolves {
-        resolve(vm, request, &decision);
+    // Only replies to other requests change the effective context.
+    if !resolves.is_empty() {
+        for (request, decision) in resolves {
+            resolve(vm, request, &decision);
+        }
+        restore(own);
     }
-    restore(own);
     mine
 }
 

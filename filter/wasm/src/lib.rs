@@ -36,8 +36,8 @@ pub(crate) struct Vm {
     pub engine: Engine,
     /// Callout token → the engine's fetch id.
     pub callouts: HashMap<u32, FetchId>,
-    /// Metric name → host metric id.
-    pub metrics: HashMap<String, u32>,
+    /// Host metric ids, by `Metric::index` (`None`: the host refused to define it).
+    pub metrics: Vec<Option<u32>>,
     /// Response headers (`set-cookie`) to add when a request's response comes, by context id.
     pub response_headers: HashMap<u32, Vec<(String, String)>>,
 }
@@ -67,21 +67,24 @@ pub(crate) fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
-fn define_metrics() -> HashMap<String, u32> {
-    let mut ids = HashMap::new();
-    for metric in Metric::all() {
-        let name = metric.name();
-        match hostcalls::define_metric(MetricType::Counter, &name) {
-            Ok(id) => {
-                ids.insert(name, id);
+/// Defines every metric once; the host's ids, by `Metric::index`.
+fn define_metrics() -> Vec<Option<u32>> {
+    Metric::all()
+        .iter()
+        .map(|metric| {
+            let name = metric.name();
+            match hostcalls::define_metric(MetricType::Counter, &name) {
+                Ok(id) => Some(id),
+                Err(status) => {
+                    log(
+                        LogLevel::Warn,
+                        &format!("metric {name} not defined: {status:?}"),
+                    );
+                    None
+                }
             }
-            Err(status) => log(
-                LogLevel::Warn,
-                &format!("metric {name} not defined: {status:?}"),
-            ),
-        }
-    }
-    ids
+        })
+        .collect()
 }
 
 /// Names this VM in fetch leases; drawn from WASI `random_get` through std's hasher seeds.

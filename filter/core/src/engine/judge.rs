@@ -101,7 +101,8 @@ impl Engine {
             audit.provider = Some(self.config.providers[v.provider].name.clone());
             return Auth::Ok(v);
         }
-        if let Some(v) = self.adopt_shared_verification(token, now, shared) {
+        let shared_key = cache::SharedKey::of(token);
+        if let Some(v) = self.adopt_shared_verification(token, &shared_key, now, shared) {
             self.count(Metric::CacheHit);
             audit.cached = true;
             audit.set_identity(&v.claims);
@@ -193,7 +194,8 @@ impl Engine {
         // Tokens without `exp` (only when require_exp is off) are never cached: nothing bounds them.
         if exp.is_some() {
             self.cache.insert(token, verified.clone());
-            cache::shared_put(shared, token, &self.config.providers[index].name, &verified);
+            let provider = &self.config.providers[index].name;
+            cache::shared_put(shared, &shared_key, provider, &verified, &jws.payload);
         }
         Auth::Ok(verified)
     }
@@ -203,10 +205,11 @@ impl Engine {
     fn adopt_shared_verification(
         &mut self,
         token: &str,
+        key: &cache::SharedKey,
         now: Duration,
         shared: &dyn SharedStore,
     ) -> Option<Verified> {
-        let entry = cache::shared_get(shared, token, now)?;
+        let entry = cache::shared_get(shared, key, now)?;
         let index = self
             .config
             .providers

@@ -58,6 +58,31 @@ pub(super) fn views(path: &str) -> Option<[View; 3]> {
     ])
 }
 
+/// Whether every reading of `path` is `path` itself (the loose one compared case-insensitively):
+/// a leading `/`, no control character, `%`, `\` or `;`, no `.` or `..` segment and no empty
+/// segment but the last. Such a path (most are) is routed without building its readings.
+pub(super) fn is_plain(path: &[u8]) -> bool {
+    let Some((b'/', rest)) = path.split_first() else {
+        return false;
+    };
+    if rest
+        .iter()
+        .any(|b| is_control(*b) || matches!(b, b'%' | b'\\' | b';'))
+    {
+        return false;
+    }
+    let mut segments = rest.split(|b| *b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        match segment {
+            b"." | b".." => return false,
+            b"" if !last => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
 fn is_control(b: u8) -> bool {
     b < 0x20 || b == 0x7f
 }
@@ -154,4 +179,37 @@ fn resolve(path: &[u8], drop_params: bool) -> Vec<u8> {
         out.push(b'/');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_path_reads_as_itself_every_way() {
+        for path in [
+            "/",
+            "/api",
+            "/api/",
+            "/api/Orders/42",
+            "/a.b/c..d/.e",
+            "/caf\u{e9}",
+        ] {
+            assert!(is_plain(path.as_bytes()), "{path}");
+            let views = views(path).unwrap();
+            for view in &views {
+                assert_eq!(view.bytes, path.as_bytes(), "{path}");
+            }
+        }
+    }
+
+    #[test]
+    fn paths_that_may_read_otherwise_are_not_plain() {
+        for path in [
+            "", "api", "//", "/a//b", "/.", "/..", "/a/./b", "/a/../b", "/a/.", "/a/..", "/%61",
+            "/a%2fb", "/a\\b", "/a;x/b", "/a\tb", "/a\u{7f}",
+        ] {
+            assert!(!is_plain(path.as_bytes()), "{path:?}");
+        }
+    }
 }

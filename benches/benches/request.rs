@@ -201,13 +201,13 @@ impl Host {
 
 impl Host {
     /// `requests` run one after another on the worker's own thread (no hop from this thread),
-    /// returning the time the worker took; every request must get `status`.
-    fn on_worker(&self, requests: Vec<Vec<(String, String)>>, status: u16) -> Duration {
+    /// returning the time the worker took; every request must get `expect`.
+    fn on_worker(&self, requests: Vec<Headers>, expect: u16) -> Duration {
         let (elapsed, statuses) = self
             .pool
             .run_on_worker(requests, Some(self.source))
             .unwrap();
-        assert!(statuses.iter().all(|s| *s == status), "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == expect), "{statuses:?}");
         elapsed
     }
 }

@@ -197,7 +197,7 @@ fn hand_off(
     graceful: &GracefulShutdown,
 ) -> std::io::Result<()> {
     let worker = proxy.pool.next_worker();
-    let Some(runtime) = proxy.pool.runtime(worker).cloned() else {
+    let Some(runtime) = proxy.pool.runtime(worker) else {
         return Err(std::io::Error::other("no filter worker"));
     };
     let tcp = tcp.into_std()?;

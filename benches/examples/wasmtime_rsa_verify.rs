@@ -1,7 +1,8 @@
 //! Runs the wasm32-wasip1 build of `wasm_rsa_verify` in wasmtime, configured as the host
 //! configures it (Cranelift, epoch interruption on), so the timings are those the filter sees
-//! in `oidc-host`. It provides the five WASI calls that program imports (arguments-free
-//! environment, a monotonic clock, writes to stdout/stderr, exit) and nothing else.
+//! in `oidc-host`. It provides the six WASI calls that program and `wasm_request` import
+//! (arguments-free environment, a monotonic clock, writes to stdout/stderr, random bytes from
+//! `/dev/urandom`, exit) and nothing else.
 //!
 //! `cargo run -p oidc-benches --features wasmtime --example wasmtime_rsa_verify -- <wasm file>`
 
@@ -16,6 +17,8 @@ const WASI: &str = "wasi_snapshot_preview1";
 /// WASI errno for a bad file descriptor or memory access.
 const EBADF: i32 = 8;
 const EFAULT: i32 = 21;
+/// WASI errno for an I/O error.
+const EIO: i32 = 29;
 
 fn memory(caller: &mut Caller<'_, Instant>) -> Option<Memory> {
     caller.get_export("memory").and_then(Extern::into_memory)
@@ -64,6 +67,20 @@ fn fd_write(mut caller: Caller<'_, Instant>, fd: i32, iovs: i32, count: i32, wri
     write_u32(&mut caller, written, bytes.len() as u32)
 }
 
+/// `random_get`: fills the buffer from the operating system's random source.
+fn random_get(mut caller: Caller<'_, Instant>, at: i32, len: i32) -> i32 {
+    use std::io::Read as _;
+    let mut bytes = vec![0u8; len.max(0) as usize];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        return EIO;
+    }
+    match memory(&mut caller) {
+        Some(mem) if mem.write(&mut caller, at as usize, &bytes).is_ok() => 0,
+        _ => EFAULT,
+    }
+}
+
 fn main() -> Result<(), Failure> {
     let path = std::env::args()
         .nth(1)
@@ -105,6 +122,7 @@ fn main() -> Result<(), Failure> {
         },
     )?;
     linker.func_wrap(WASI, "fd_write", fd_write)?;
+    linker.func_wrap(WASI, "random_get", random_get)?;
     linker.func_wrap(WASI, "proc_exit", |code: i32| -> wasmtime::Result<()> {
         std::process::exit(code)
     })?;

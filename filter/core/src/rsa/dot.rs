@@ -6,9 +6,10 @@
 //! - `Scalar`: 64-bit products, four per loop step. Native builds use it, and so do wasm builds
 //!   without `simd128`.
 //! - `Lanes`: two 64-bit lanes fed by `i64x2.extmul_low_i32x4_u` (two 32×32→64 products per
-//!   instruction, which wasm32 has no scalar equivalent of), eight products a step. The wasm module uses it when built with
-//!   `simd128` (see `.cargo/config.toml`). It is written against `LaneOps`, so the tests run the
-//!   very same lane logic natively on an emulation of the two lanes.
+//!   instruction, which wasm32 has no scalar equivalent of), sixteen products a loop step. The
+//!   wasm module uses it when built with `simd128` (see `.cargo/config.toml`). It is written
+//!   against `LaneOps`, so the tests run the very same lane logic natively on an emulation of
+//!   the two lanes.
 
 /// `Σ x_t·y_t` over the length of `x` (the other slices at least as long).
 pub(super) trait Kernel {
@@ -103,27 +104,43 @@ fn mul_add8<L: LaneOps>(acc: L::V, x: &[u32; 8], y: &[u32; 8]) -> L::V {
     L::add(acc, L::add(p1, p3))
 }
 
-/// `Kernel` on two 64-bit lanes. A step loads eight limbs of each factor, two at a time, and
-/// adds their eight products into the lanes; then pairs, then at most one scalar product.
+/// Sixteen limbs as two times eight.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn halves(x: &[u32; 16]) -> &[[u32; 8]] {
+    x.as_chunks::<8>().0
+}
+
+/// `Kernel` on two 64-bit lanes. A loop step loads sixteen limbs of each factor, two at a time,
+/// and adds their sixteen products into the lanes; what is left (at most fifteen limbs) takes
+/// one eight-limb block, up to three pairs and one scalar product, all without a loop.
 ///
 /// Few, long steps matter in wasmtime: every loop back edge checks the epoch deadline, and the
 /// check's slow path is a call, across which the vector accumulators are spilled to the stack.
+/// Sixteen-limb steps and a loop-free remainder verify RS256 in ~61 µs in wasmtime 48 where
+/// eight-limb steps with a pair loop took ~74 µs (`examples/wasm_rsa_verify.rs`).
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(super) struct Lanes<L>(core::marker::PhantomData<L>);
 
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 impl<L: LaneOps> Lanes<L> {
-    /// What the eight-limb steps leave over: pairs, then the last odd limb.
+    /// What the eight-limb blocks leave over (at most seven limbs): up to three pairs, then the
+    /// last odd limb, without a loop.
     #[inline(always)]
     fn rest(mut acc: L::V, x: &[u32], y: &[u32]) -> L::V {
+        let y = &y[..x.len()];
         let ((xs, x_last), (ys, y_last)) = (x.as_chunks::<2>(), y.as_chunks::<2>());
-        for (a, b) in xs.iter().zip(ys) {
-            acc = L::mul_add(acc, L::pair(a[0], a[1]), L::pair(b[0], b[1]));
+        let step = |acc, a: Option<&[u32; 2]>, b: Option<&[u32; 2]>| match (a, b) {
+            (Some(a), Some(b)) => L::mul_add(acc, L::pair(a[0], a[1]), L::pair(b[0], b[1])),
+            _ => acc,
+        };
+        acc = step(acc, xs.first(), ys.first());
+        acc = step(acc, xs.get(1), ys.get(1));
+        acc = step(acc, xs.get(2), ys.get(2));
+        match (x_last.first(), y_last.first()) {
+            (Some(a), Some(b)) => L::mul_add(acc, L::pair(*a, 0), L::pair(*b, 0)),
+            _ => acc,
         }
-        for (a, b) in x_last.iter().zip(y_last) {
-            acc = L::mul_add(acc, L::pair(*a, 0), L::pair(*b, 0));
-        }
-        acc
     }
 }
 
@@ -132,9 +149,15 @@ impl<L: LaneOps> Kernel for Lanes<L> {
     #[inline(always)]
     fn dot(x: &[u32], y: &[u32]) -> u64 {
         let y = &y[..x.len()];
-        let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<8>(), y.as_chunks::<8>());
         let mut acc = L::zero();
+        let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<16>(), y.as_chunks::<16>());
         for (a, b) in xs.iter().zip(ys) {
+            for (a, b) in halves(a).iter().zip(halves(b)) {
+                acc = mul_add8::<L>(acc, a, b);
+            }
+        }
+        let ((xs, x_rest), (ys, y_rest)) = (x_rest.as_chunks::<8>(), y_rest.as_chunks::<8>());
+        if let (Some(a), Some(b)) = (xs.first(), ys.first()) {
             acc = mul_add8::<L>(acc, a, b);
         }
         L::sum(Self::rest(acc, x_rest, y_rest))
@@ -144,10 +167,23 @@ impl<L: LaneOps> Kernel for Lanes<L> {
     fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> u64 {
         let len = x.len();
         let (y, u, v) = (&y[..len], &u[..len], &v[..len]);
-        let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<8>(), y.as_chunks::<8>());
-        let ((us, u_rest), (vs, v_rest)) = (u.as_chunks::<8>(), v.as_chunks::<8>());
         let mut acc = L::zero();
+        let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<16>(), y.as_chunks::<16>());
+        let ((us, u_rest), (vs, v_rest)) = (u.as_chunks::<16>(), v.as_chunks::<16>());
         for ((a, b), (c, d)) in xs.iter().zip(ys).zip(us.iter().zip(vs)) {
+            for ((a, b), (c, d)) in halves(a)
+                .iter()
+                .zip(halves(b))
+                .zip(halves(c).iter().zip(halves(d)))
+            {
+                acc = mul_add8::<L>(mul_add8::<L>(acc, a, b), c, d);
+            }
+        }
+        let ((xs, x_rest), (ys, y_rest)) = (x_rest.as_chunks::<8>(), y_rest.as_chunks::<8>());
+        let ((us, u_rest), (vs, v_rest)) = (u_rest.as_chunks::<8>(), v_rest.as_chunks::<8>());
+        if let (Some(a), Some(b), Some(c), Some(d)) =
+            (xs.first(), ys.first(), us.first(), vs.first())
+        {
             acc = mul_add8::<L>(mul_add8::<L>(acc, a, b), c, d);
         }
         let acc = Self::rest(Self::rest(acc, x_rest, y_rest), u_rest, v_rest);

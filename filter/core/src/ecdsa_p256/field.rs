@@ -58,29 +58,39 @@ impl Fe {
         u256::is_zero(&self.0)
     }
 
+    // add, sub and double are inlined: a call costs more than their work in wasm, where
+    // every function entry also checks the runtime's interruption deadline. Both outcomes are
+    // computed and one is selected, rather than comparing limb by limb first.
+    #[inline(always)]
     pub(super) fn add(self, other: Fe) -> Fe {
         let (sum, carry) = u256::add(&self.0, &other.0);
-        // With a carry the true sum is 2^256 + sum ≥ p; the subtraction's borrow cancels it.
-        if carry || !u256::less_than(&sum, &P) {
-            Fe(u256::sub(&sum, &P).0)
+        let (reduced, borrow) = u256::sub(&sum, &P);
+        // With a carry the true sum is 2^256 + sum ≥ p and `reduced` is that minus p; without
+        // one, sum ≥ p exactly when subtracting p does not borrow.
+        if carry || !borrow {
+            Fe(reduced)
         } else {
             Fe(sum)
         }
     }
 
+    #[inline(always)]
     pub(super) fn sub(self, other: Fe) -> Fe {
         let (difference, borrow) = u256::sub(&self.0, &other.0);
+        let wrapped = u256::add(&difference, &P).0;
         if borrow {
-            Fe(u256::add(&difference, &P).0)
+            Fe(wrapped)
         } else {
             Fe(difference)
         }
     }
 
+    #[cfg(test)]
     pub(super) fn neg(self) -> Fe {
         Fe::ZERO.sub(self)
     }
 
+    #[inline(always)]
     pub(super) fn double(self) -> Fe {
         self.add(self)
     }

@@ -11,7 +11,7 @@
 //! - `field`: integers mod p with the NIST fast reduction.
 //! - `scalar`: integers mod n in Montgomery form, for `r`, `s` and the hash.
 //! - `point`: Jacobian point formulas and their exceptional cases.
-//! - `mult`: `u1·G + u2·Q` by interleaved wNAF.
+//! - `mult`: `u1·G + u2·Q` by the comb method, with a table per key.
 
 mod field;
 mod mult;
@@ -24,7 +24,7 @@ use std::fmt;
 use sha2::{Digest as _, Sha256};
 
 use field::Fe;
-use mult::{QTable, Q_TABLE_LEN};
+use mult::CombTable;
 use point::{Affine, Jacobian};
 use scalar::Scalar;
 
@@ -37,7 +37,7 @@ pub enum P256KeyError {
     NotOnCurve,
 }
 
-/// A P-256 public key Q with its odd multiples, ready to verify many signatures.
+/// A P-256 public key Q with its comb table, ready to verify many signatures.
 ///
 /// Built from affine coordinates, so it is never the point at infinity (which has none), and it
 /// has order n because the curve's cofactor is 1.
@@ -45,8 +45,8 @@ pub enum P256KeyError {
 pub struct P256PublicKey {
     x: [u8; 32],
     y: [u8; 32],
-    /// `1Q, 3Q, …` for the wNAF digits of `u2`, computed once here.
-    table: Box<QTable>,
+    /// The comb table of Q for `u2` (16 KiB), computed once here.
+    table: Box<CombTable>,
 }
 
 impl P256PublicKey {
@@ -58,11 +58,11 @@ impl P256PublicKey {
         };
         let q = Affine::on_curve(fx, fy).ok_or(P256KeyError::NotOnCurve)?;
         // A point of prime order n has no multiple kQ = ∞ for 0 < k < n, so this is always Some.
-        let table = mult::odd_multiples::<Q_TABLE_LEN>(q).ok_or(P256KeyError::NotOnCurve)?;
+        let table = mult::comb_table(q).ok_or(P256KeyError::NotOnCurve)?;
         Ok(P256PublicKey {
             x: *x,
             y: *y,
-            table: Box::new(table),
+            table,
         })
     }
 

@@ -57,7 +57,10 @@ impl Affine {
         let rhs = x.square().mul(x).sub(three_x).add(B);
         (y.square() == rhs).then_some(Affine { x, y })
     }
+}
 
+#[cfg(test)]
+impl Affine {
     pub(super) fn neg(self) -> Affine {
         Affine {
             x: self.x,

@@ -131,7 +131,7 @@ fn q_equal_to_plus_or_minus_g_reaches_the_exceptional_additions() {
     let mut state = 7u64;
     for _ in 0..8 {
         let u = Scalar::reduce_hash(&random_bytes(&mut state));
-        // u·G + u·(−G) = ∞ and u·G + u·G = 2u·G: the wNAF chains coincide digit by digit.
+        // u·G + u·(−G) = ∞ and u·G + u·G = 2u·G: both combs pick the same column on every step.
         assert_eq!(ours(&u, &u, &minus_g), None);
         let b = u256::to_be_bytes(&u);
         assert_eq!(

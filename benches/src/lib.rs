@@ -104,7 +104,8 @@ pub struct Es256Fixture {
     pub key: PublicKey,
     /// The key for the RustCrypto `p256` crate, which verified ES256 before `crate::ecdsa_p256`.
     pub rustcrypto: p256::ecdsa::VerifyingKey,
-    /// The one-key JWKS the key came from, to time key parsing (which builds the key's table).
+    /// The one-key JWKS the key came from, to time a new key: parsing it, and its first
+    /// verification, which builds the key's comb table.
     pub jwks: String,
 }
 
@@ -140,6 +141,15 @@ impl Es256Fixture {
     /// Parses the JWKS, as the filter does once per fetched key set.
     pub fn parse_key(&self) -> bool {
         KeySet::parse(self.jwks.as_bytes()).is_ok_and(|set| set.len() == 1)
+    }
+
+    /// Parses the JWKS and verifies with the new key: what a key's first token costs.
+    pub fn parse_and_verify_first(&self) -> bool {
+        KeySet::parse(self.jwks.as_bytes()).is_ok_and(|set| {
+            set.select(Some("ec"), Alg::ES256).is_ok_and(|jwk| {
+                verify_signature(Alg::ES256, &jwk.key, &self.signing_input, &self.signature).is_ok()
+            })
+        })
     }
 
     /// The previous path: the `p256` crate, as `verify_signature` called it before.

@@ -31,7 +31,7 @@ fn g_key() -> P256PublicKey {
 
 /// Our `u1·G + u2·Q` as uncompressed bytes, or `None` for infinity.
 fn ours(u1: &u256::U256, u2: &u256::U256, key: &P256PublicKey) -> Option<Vec<u8>> {
-    let point = mult::mul_add(u1, u2, &key.table);
+    let point = mult::mul_add(u1, u2, key.table().unwrap());
     let affine = batch_to_affine(&[point])?;
     let mut out = vec![4];
     out.extend(affine[0].x.to_be_bytes());

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use oidc_filter_core::audit::Audit;
+use oidc_filter_core::audit::{Audit, Identity};
 use oidc_filter_core::cache::{self, TokenCache, Verified};
 use oidc_filter_core::config::Config;
 use oidc_filter_core::engine::Engine;
@@ -121,6 +121,7 @@ fn verified(claims: &serde_json::Map<String, serde_json::Value>) -> Verified {
         provider: 0,
         kid: Some("rsa".into()),
         claims: Rc::new(claims.clone()),
+        identity: Rc::new(Identity::of(claims)),
         valid_until: Duration::from_secs(NOW + 3600),
     }
 }

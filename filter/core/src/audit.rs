@@ -1,6 +1,8 @@
 //! Who did what: one structured record per decision, and the counters the filter keeps.
 //! Records carry identities and reasons, never a token, a query string or a secret.
 
+use std::rc::Rc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -15,13 +17,9 @@ pub struct Audit {
     /// `ok`, `anonymous`, or an `AuthError::code()`.
     pub reason: &'static str,
     pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    /// `azp`, `client_id` or `appid`, the first present.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client: Option<String>,
+    /// Shared with the verified-token cache entry, which works it out once per token.
+    #[serde(flatten)]
+    pub identity: Rc<Identity>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// Index of the matched rule in `rules`.
@@ -36,14 +34,34 @@ pub struct Audit {
     pub cached: bool,
 }
 
+/// Who a record is about: identity claims of a (possibly unverified) token, bounded and printable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// `azp`, `client_id` or `appid`, the first present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+impl Identity {
+    pub fn of(claims: &Map<String, Value>) -> Identity {
+        Identity {
+            sub: text_claim(claims, "sub"),
+            iss: text_claim(claims, "iss"),
+            client: ["azp", "client_id", "appid"]
+                .iter()
+                .find_map(|k| text_claim(claims, k)),
+        }
+    }
+}
+
 impl Audit {
-    /// Copies the identity fields from (possibly unverified) claims, bounded and printable.
+    /// Takes the identity fields from (possibly unverified) claims, bounded and printable.
     pub fn set_identity(&mut self, claims: &Map<String, Value>) {
-        self.sub = text_claim(claims, "sub");
-        self.iss = text_claim(claims, "iss");
-        self.client = ["azp", "client_id", "appid"]
-            .iter()
-            .find_map(|k| text_claim(claims, k));
+        self.identity = Rc::new(Identity::of(claims));
     }
 
     /// The record as one JSON line.
@@ -64,9 +82,9 @@ impl Audit {
         out.push_str(r#","status":"#);
         push_number(out, u64::from(self.status));
         let texts = [
-            ("sub", &self.sub),
-            ("iss", &self.iss),
-            ("client", &self.client),
+            ("sub", &self.identity.sub),
+            ("iss", &self.identity.iss),
+            ("client", &self.identity.client),
             ("provider", &self.provider),
         ];
         for (name, value) in texts {
@@ -271,8 +289,8 @@ mod tests {
         .unwrap();
         let mut a = Audit::default();
         a.set_identity(&claims);
-        assert_eq!(a.sub.as_deref(), Some("aliceX-Evil: 1"));
-        assert_eq!(a.client.as_deref(), Some("c1"));
+        assert_eq!(a.identity.sub.as_deref(), Some("aliceX-Evil: 1"));
+        assert_eq!(a.identity.client.as_deref(), Some("c1"));
         let line = a.to_json();
         assert!(!line.contains('\n'));
     }
@@ -284,7 +302,10 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "sub": long })).unwrap();
         let mut a = Audit::default();
         a.set_identity(&claims);
-        assert_eq!(a.sub.map(|s| s.len()), Some(MAX_FIELD_CHARS));
+        assert_eq!(
+            a.identity.sub.as_ref().map(|s| s.len()),
+            Some(MAX_FIELD_CHARS)
+        );
     }
 
     #[test]
@@ -294,9 +315,11 @@ mod tests {
             decision: "deny",
             reason: "expired",
             status: 401,
-            sub: Some(awkward.clone()),
-            iss: Some("https://idp/\"q\"".into()),
-            client: Some("c\\1".into()),
+            identity: Rc::new(Identity {
+                sub: Some(awkward.clone()),
+                iss: Some("https://idp/\"q\"".into()),
+                client: Some("c\\1".into()),
+            }),
             provider: Some("p".into()),
             rule: Some(usize::MAX),
             method: "GET".into(),

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::audit::Identity;
 use crate::jwks::KeySet;
 use crate::shared::SharedStore;
 
@@ -38,6 +39,8 @@ pub struct Verified {
     /// The `kid` of the key that verified it.
     pub kid: Option<String>,
     pub claims: Rc<Map<String, Value>>,
+    /// The audit record's identity fields, worked out from the claims once.
+    pub identity: Rc<Identity>,
     /// `exp + skew`: unusable from then on.
     pub valid_until: Duration,
 }
@@ -402,6 +405,7 @@ mod tests {
             provider: 0,
             kid: Some(kid.to_string()),
             claims: Rc::new(Map::new()),
+            identity: Rc::default(),
             valid_until: Duration::from_secs(until),
         }
     }

@@ -33,6 +33,7 @@ impl Engine {
                     provider: index,
                     kid: None,
                     claims,
+                    identity: audit.identity.clone(),
                     valid_until: now,
                 });
             }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::callout::CallPlan;
 use super::{Effect, Engine};
-use crate::audit::{Audit, Metric};
+use crate::audit::{Audit, Identity, Metric};
 use crate::cache::{self, Verified};
 use crate::decision::{Allow, Decision, Request};
 use crate::error::AuthError;
@@ -97,7 +97,7 @@ impl Engine {
         if let Some(v) = self.cache.get(token, now) {
             self.count(Metric::CacheHit);
             audit.cached = true;
-            audit.set_identity(&v.claims);
+            audit.identity = v.identity.clone();
             audit.provider = Some(self.config.providers[v.provider].name.clone());
             return Auth::Ok(v);
         }
@@ -105,7 +105,7 @@ impl Engine {
         if let Some(v) = self.adopt_shared_verification(token, &shared_key, now, shared) {
             self.count(Metric::CacheHit);
             audit.cached = true;
-            audit.set_identity(&v.claims);
+            audit.identity = v.identity.clone();
             audit.provider = Some(self.config.providers[v.provider].name.clone());
             return Auth::Ok(v);
         }
@@ -189,6 +189,7 @@ impl Engine {
             provider: index,
             kid,
             claims: Rc::new(jws.claims),
+            identity: audit.identity.clone(),
             valid_until: exp.map_or(now, |e| Duration::from_secs_f64(e) + skew),
         };
         // Tokens without `exp` (only when require_exp is off) are never cached: nothing bounds them.
@@ -223,6 +224,7 @@ impl Engine {
         let verified = Verified {
             provider: index,
             kid: Some(kid),
+            identity: Rc::new(Identity::of(&entry.claims)),
             claims: Rc::new(entry.claims),
             valid_until: Duration::from_millis(entry.valid_until_ms),
         };

@@ -2,12 +2,14 @@
 //! core's `Engine::on_request` as the adapter calls it (with `MemoryShared` standing in for the
 //! host's shared data), and each of its steps on its own: token parsing, signature, the
 //! verified-token cache (empty and full), the shared table, the audit record. Build it for
-//! wasm32-wasip1 and run it in Node's WASI (V8), or natively. It needs `random_get` (the
-//! engine's hash maps seed from it), which the five-call `wasmtime_rsa_verify` runner lacks.
+//! wasm32-wasip1 and run it in wasmtime, configured as `oidc-host` configures it (the runner
+//! `examples/wasmtime_rsa_verify.rs`), or in Node's WASI (V8), or natively.
 //!
 //! ```sh
 //! cargo build --release -p oidc-benches --example wasm_request --target wasm32-wasip1
-//! node benches/wasm_rsa_verify.mjs target/wasm32-wasip1/release/examples/wasm_request.wasm
+//! WASM=target/wasm32-wasip1/release/examples/wasm_request.wasm
+//! cargo run --release -p oidc-benches --features wasmtime --example wasmtime_rsa_verify -- $WASM
+//! node benches/wasm_rsa_verify.mjs $WASM
 //! cargo run --release -p oidc-benches --example wasm_request
 //! ```
 //!

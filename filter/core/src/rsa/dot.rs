@@ -128,6 +128,7 @@ impl<L: LaneOps> Lanes<L> {
     /// last odd limb, without a loop.
     #[inline(always)]
     fn rest(mut acc: L::V, x: &[u32], y: &[u32]) -> L::V {
+        debug_assert!(x.len() < 8, "only an eight-limb block's remainder");
         let y = &y[..x.len()];
         let ((xs, x_last), (ys, y_last)) = (x.as_chunks::<2>(), y.as_chunks::<2>());
         let step = |acc, a: Option<&[u32; 2]>, b: Option<&[u32; 2]>| match (a, b) {

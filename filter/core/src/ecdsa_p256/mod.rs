@@ -1,6 +1,6 @@
 //! Verify-only ECDSA over P-256 with SHA-256, the JWS algorithm ES256 (RFC 7518 §3.4): a public
-//! key checked and given its table of multiples once, when it is parsed, and the verification of
-//! SEC 1 v2 §4.1.4. It never signs or holds private keys, and it does not choose keys (`jwks`)
+//! key checked when it is parsed and given its comb table by its first verification, and the
+//! verification of SEC 1 v2 §4.1.4. It never signs or holds private keys, and it does not choose keys (`jwks`)
 //! or map JWS names (`verify`).
 //!
 //! Everything it handles is public — the key comes from a published JWKS, the message and the

@@ -4,7 +4,7 @@
 //! non-trivial sums of `2^(32j)·P`, `j = 0..8`, from a table built once for G and once per key for
 //! Q. One shared chain of 31 doublings and at most 64 mixed additions, where a windowed chain over
 //! all 256 bits needs 256 doublings: keys are long-lived (they come from a JWKS), so the work moves
-//! to the moment the key is parsed.
+//! to the key's first verification, once.
 
 use std::sync::OnceLock;
 

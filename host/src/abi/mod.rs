@@ -96,7 +96,9 @@ impl LogSink {
 pub struct HostState {
     pub host: ProxyHost,
     pub(crate) memory: Option<wasmtime::Memory>,
-    pub(crate) alloc: Option<wasmtime::TypedFunc<i32, i32>>,
+    /// Shared rather than cloned per call: a `TypedFunc` clone also clones its registered type,
+    /// a cost every hostcall that returns a value would pay.
+    pub(crate) alloc: Option<std::sync::Arc<wasmtime::TypedFunc<i32, i32>>>,
     pub(crate) limiter: wasmtime::StoreLimits,
     /// The result buffer hostcalls fill before copying into the guest, kept between calls.
     pub(crate) scratch: Vec<u8>,

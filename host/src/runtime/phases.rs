@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-use super::engine::{ctx, i};
+use super::engine::{ctx, i, Pick};
 use super::worker::{Answer, Phase, PhaseResult, StreamEvent, Worker};
 use super::{CalloutResult, FilterFailure, LocalResponse};
 use crate::abi::{Action, CallResponse};
 
+/// `proxy_on_request_headers`, `proxy_on_request_body` and their response twins.
+type PhaseFn = Pick<(i32, i32, i32), i32>;
 /// `proxy_on_request_trailers` / `proxy_on_response_trailers`.
-type TrailersFn = wasmtime::TypedFunc<(i32, i32), i32>;
+type TrailersFn = Pick<(i32, i32), i32>;
 
 impl Worker {
     /// Runs one phase callback. `Ok(None)`: the stream vanished during the callback.
@@ -42,16 +44,16 @@ impl Worker {
             }))))
         };
         // Envoy answers 413 when a buffered request body overflows, 500 for a response body.
-        let (f, n) = match event {
+        let (f, n): (PhaseFn, usize) = match event {
             StreamEvent::RequestHeaders(h, _) => {
                 let n = h.len();
                 d.request_headers = h;
-                (vm.ex.on_request_headers.clone(), n)
+                (|x| x.on_request_headers.as_ref(), n)
             }
             StreamEvent::ResponseHeaders(h, _) => {
                 let n = h.len();
                 d.response_headers = h;
-                (vm.ex.on_response_headers.clone(), n)
+                (|x| x.on_response_headers.as_ref(), n)
             }
             StreamEvent::RequestBody(b, _) => {
                 if d.request_body.len() + b.len() > cap {
@@ -59,7 +61,7 @@ impl Worker {
                 }
                 d.request_body.extend_from_slice(&b);
                 let n = d.request_body.len();
-                (vm.ex.on_request_body.clone(), n)
+                (|x| x.on_request_body.as_ref(), n)
             }
             StreamEvent::ResponseBody(b, _) => {
                 if d.response_body.len() + b.len() > cap {
@@ -67,26 +69,23 @@ impl Worker {
                 }
                 d.response_body.extend_from_slice(&b);
                 let n = d.response_body.len();
-                (vm.ex.on_response_body.clone(), n)
+                (|x| x.on_response_body.as_ref(), n)
             }
             StreamEvent::RequestTrailers(t) => {
                 let n = t.len();
                 d.request_trailers = t;
-                let f = vm.ex.on_request_trailers.clone();
-                return self.finish_phase(context, phase, eos, f.map(|f| (f, (c, i(n)))));
+                let f: TrailersFn = |x| x.on_request_trailers.as_ref();
+                return self.finish_phase(context, phase, eos, f, (c, i(n)));
             }
             StreamEvent::ResponseTrailers(t) => {
                 let n = t.len();
                 d.response_trailers = t;
-                let f = vm.ex.on_response_trailers.clone();
-                return self.finish_phase(context, phase, eos, f.map(|f| (f, (c, i(n)))));
+                let f: TrailersFn = |x| x.on_response_trailers.as_ref();
+                return self.finish_phase(context, phase, eos, f, (c, i(n)));
             }
         };
         let eos_arg = i32::from(eos);
-        let action = match f {
-            Some(f) => vm.call(&f, context, (c, i(n), eos_arg))?,
-            None => 0,
-        };
+        let action = vm.call(f, context, (c, i(n), eos_arg)).unwrap_or(Ok(0))?;
         self.after_phase(context, phase, eos, action)
     }
 
@@ -95,15 +94,13 @@ impl Worker {
         context: u32,
         phase: Phase,
         eos: bool,
-        f: Option<(TrailersFn, (i32, i32))>,
+        f: TrailersFn,
+        args: (i32, i32),
     ) -> Result<Option<PhaseResult>, FilterFailure> {
         let Some(vm) = self.vm.as_mut() else {
             return Err(FilterFailure::WorkerGone);
         };
-        let action = match f {
-            Some((f, args)) => vm.call(&f, context, args)?,
-            None => 0,
-        };
+        let action = vm.call(f, context, args).unwrap_or(Ok(0))?;
         self.after_phase(context, phase, eos, action)
     }
 
@@ -203,12 +200,10 @@ impl Worker {
         let Some(vm) = self.vm.as_mut() else {
             return Ok(());
         };
-        if let Some(f) = vm.ex.on_log.clone() {
-            vm.call(&f, context, ctx(context))?;
-        }
-        if let Some(f) = vm.ex.on_delete.clone() {
-            vm.call(&f, context, ctx(context))?;
-        }
+        vm.call(|x| x.on_log.as_ref(), context, ctx(context))
+            .unwrap_or(Ok(()))?;
+        vm.call(|x| x.on_delete.as_ref(), context, ctx(context))
+            .unwrap_or(Ok(()))?;
         vm.host().streams.remove(&context);
         vm.host().calls.retain(|_, owner| *owner != context);
         Ok(())
@@ -220,10 +215,9 @@ impl Worker {
             return;
         }
         let Some(vm) = self.vm.as_mut() else { return };
-        let done = match vm.ex.on_done.clone() {
-            Some(f) => vm.call(&f, context, ctx(context)),
-            None => Ok(1),
-        };
+        let done = vm
+            .call(|x| x.on_done.as_ref(), context, ctx(context))
+            .unwrap_or(Ok(1));
         let r = match done {
             Ok(0) => {
                 vm.host().awaiting_done.insert(context);
@@ -248,9 +242,9 @@ impl Worker {
         if owner != root && !vm.host().streams.contains_key(&owner) {
             return;
         }
-        let Some(f) = vm.ex.on_http_call_response.clone() else {
+        if vm.ex.on_http_call_response.is_none() {
             return;
-        };
+        }
         let failed = |reason: String| CallResponse {
             headers: vec![(":dispatch_status".into(), reason)],
             ..CallResponse::default()
@@ -278,17 +272,19 @@ impl Worker {
             CalloutResult::Failed { reason } => (failed(reason), (0, 0, 0)),
         };
         vm.host().call_response = Some(resp);
-        let r = vm.call(
-            &f,
-            owner,
-            (
-                ctx(owner),
-                ctx(call_id),
-                i(counts.0),
-                i(counts.1),
-                i(counts.2),
-            ),
-        );
+        let r = vm
+            .call(
+                |x| x.on_http_call_response.as_ref(),
+                owner,
+                (
+                    ctx(owner),
+                    ctx(call_id),
+                    i(counts.0),
+                    i(counts.1),
+                    i(counts.2),
+                ),
+            )
+            .unwrap_or(Ok(()));
         vm.host().call_response = None;
         if let Err(e) = r.and_then(|()| self.apply_actions()) {
             self.fail(e, None);
@@ -300,10 +296,13 @@ impl Worker {
         if context != vm.host().root_context && !vm.host().streams.contains_key(&context) {
             return;
         }
-        let Some(f) = vm.ex.on_queue_ready.clone() else {
+        let Some(r) = vm.call(
+            |x| x.on_queue_ready.as_ref(),
+            context,
+            (ctx(context), ctx(queue_id)),
+        ) else {
             return;
         };
-        let r = vm.call(&f, context, (ctx(context), ctx(queue_id)));
         if let Err(e) = r.and_then(|()| self.apply_actions()) {
             self.fail(e, None);
         }
@@ -320,10 +319,9 @@ impl Worker {
         let period = vm.host().tick_period.unwrap_or(Duration::from_secs(1));
         self.next_tick = Some(now + period);
         let root = vm.host().root_context;
-        let Some(f) = vm.ex.on_tick.clone() else {
+        let Some(r) = vm.call(|x| x.on_tick.as_ref(), root, ctx(root)) else {
             return;
         };
-        let r = vm.call(&f, root, ctx(root));
         if let Err(e) = r.and_then(|()| self.apply_actions()) {
             self.fail(e, None);
         }

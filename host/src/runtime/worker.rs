@@ -455,10 +455,13 @@ impl Worker {
             },
         );
         self.slots.insert(context, Slot::default());
-        if let Some(f) = vm.ex.on_context_create.clone() {
-            if let Err(e) = vm.call(&f, root, (ctx(context), ctx(root))) {
-                return self.fail(e, None);
-            }
+        let created = vm.call(
+            |x| x.on_context_create.as_ref(),
+            root,
+            (ctx(context), ctx(root)),
+        );
+        if let Some(Err(e)) = created {
+            return self.fail(e, None);
         }
         self.after_callback();
     }
@@ -514,34 +517,28 @@ fn lifecycle(vm: &mut Vm, plugin: &PluginInfo) -> Result<(), StartError> {
         reason: f.to_string(),
         logs: captured(vm),
     };
-    if let Some(f) = vm.ex.initialize.clone() {
-        vm.call(&f, root, ())
-            .map_err(|e| fail(vm, "_initialize", e))?;
-    } else if let Some(f) = vm.ex.start.clone() {
-        match vm.call(&f, root, ()) {
+    if let Some(r) = vm.call(|x| x.initialize.as_ref(), root, ()) {
+        r.map_err(|e| fail(vm, "_initialize", e))?;
+    } else if let Some(r) = vm.call(|x| x.start.as_ref(), root, ()) {
+        match r {
             Ok(()) => {}
             // A command module's `_start` ends with proc_exit(0).
             Err(FilterFailure::Trapped(m)) if m == crate::abi::ProcExit(0).to_string() => {}
             Err(e) => return Err(fail(vm, "_start", e)),
         }
     }
-    if let Some(f) = vm.ex.on_context_create.clone() {
-        vm.call(&f, root, (ctx(root), 0))
-            .map_err(|e| fail(vm, "proxy_on_context_create", e))?;
+    if let Some(r) = vm.call(|x| x.on_context_create.as_ref(), root, (ctx(root), 0)) {
+        r.map_err(|e| fail(vm, "proxy_on_context_create", e))?;
     }
-    if let Some(f) = vm.ex.on_vm_start.clone() {
-        let ok = vm
-            .call(&f, root, (ctx(root), i(plugin.vm_config.len())))
-            .map_err(|e| fail(vm, "proxy_on_vm_start", e))?;
-        if ok == 0 {
+    let args = (ctx(root), i(plugin.vm_config.len()));
+    if let Some(r) = vm.call(|x| x.on_vm_start.as_ref(), root, args) {
+        if r.map_err(|e| fail(vm, "proxy_on_vm_start", e))? == 0 {
             return Err(StartError::VmStartRejected { logs: captured(vm) });
         }
     }
-    if let Some(f) = vm.ex.on_configure.clone() {
-        let ok = vm
-            .call(&f, root, (ctx(root), i(plugin.plugin_config.len())))
-            .map_err(|e| fail(vm, "proxy_on_configure", e))?;
-        if ok == 0 {
+    let args = (ctx(root), i(plugin.plugin_config.len()));
+    if let Some(r) = vm.call(|x| x.on_configure.as_ref(), root, args) {
+        if r.map_err(|e| fail(vm, "proxy_on_configure", e))? == 0 {
             return Err(StartError::ConfigureRejected { logs: captured(vm) });
         }
     }

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher24};
 
 use crate::audit::Identity;
 use crate::jwks::KeySet;
@@ -47,37 +48,41 @@ pub struct Verified {
 
 type Digest32 = [u8; 32];
 
-/// Key of a token in the per-worker map: 128 bits of SipHash under two secret keys drawn when the
-/// cache is made. Only someone who knows the keys could make two tokens share an entry, and the
-/// keys never leave this instance; SHA-256 (what the shared table needs, since every worker must
-/// agree on it) costs several times more in wasm, which has no SHA instructions, and the lookup
-/// runs on every request.
+/// Key of a token in the per-worker map: SipHash-2-4 with 128-bit output (the variant its authors
+/// specify for 128-bit tags) under a secret key drawn when the cache is made. Only someone who
+/// knows the key could make two tokens share an entry, and the key never leaves this instance;
+/// SHA-256 (what the shared table needs, since every worker must agree on it) costs several times
+/// more in wasm, which has no SHA instructions, and the lookup runs on every request.
 type LocalKey = [u64; 2];
 
-#[derive(Debug)]
 struct LocalKeys {
-    first: RandomState,
-    /// Derived from `first` rather than drawn from another `RandomState`: std's states made one
-    /// after the other on a thread differ only by one in their first key.
-    second: (u64, u64),
+    key: (u64, u64),
+}
+
+/// The key stays out of debug output.
+impl std::fmt::Debug for LocalKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalKeys { .. }")
+    }
 }
 
 impl Default for LocalKeys {
     fn default() -> Self {
-        let first = RandomState::new();
-        let second = (first.hash_one(1u8), first.hash_one(2u8));
-        Self { first, second }
+        // std's `RandomState` is the portable source of per-instance randomness (the host's
+        // `random_get` in wasm); its own key cannot be read, so two outputs under it make ours.
+        let random = RandomState::new();
+        Self {
+            key: (random.hash_one(1u8), random.hash_one(2u8)),
+        }
     }
 }
 
 impl LocalKeys {
     fn key(&self, token: &str) -> LocalKey {
-        // SipHash-2-4 under its own key: deprecated only as a general-purpose hasher in favour of
-        // `RandomState`, which offers no way to choose the key.
-        #[allow(deprecated)]
-        let mut second = std::hash::SipHasher::new_with_keys(self.second.0, self.second.1);
-        second.write(token.as_bytes());
-        [self.first.hash_one(token.as_bytes()), second.finish()]
+        let mut h = SipHasher24::new_with_keys(self.key.0, self.key.1);
+        h.write(token.as_bytes());
+        let tag = h.finish128();
+        [tag.h1, tag.h2]
     }
 }
 
@@ -424,6 +429,18 @@ mod tests {
         let mut c = TokenCache::new();
         c.insert("a.b.sig1", verified("k1", 100));
         assert!(c.get("a.b.sig2", Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn each_cache_keys_tokens_under_its_own_secret() {
+        let (a, b) = (LocalKeys::default(), LocalKeys::default());
+        assert_ne!(a.key, b.key);
+        assert_ne!(a.key("a.b.c"), b.key("a.b.c"));
+        assert_eq!(a.key("a.b.c"), a.key("a.b.c"));
+        let c = TokenCache::new();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("LocalKeys { .. }"));
+        assert!(!shown.contains(&c.keys.key.0.to_string()));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! `Stream`: the proxy's handle on one HTTP context on one worker. Each phase is a message to the
-//! worker and a oneshot answer; a paused filter simply leaves the answer pending. The context is
+//! `Stream`: the proxy's handle on one HTTP context on one worker. Each phase goes to the worker
+//! (directly when the stream is driven on the worker's own thread, else as a message) with a
+//! oneshot for the answer; a paused filter simply leaves the answer pending. The context is
 //! created on the worker with the first phase (one message instead of two or three, since the
 //! proxy opens a stream, sets properties and sends the request headers at once).
 
@@ -9,7 +10,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::worker::{Inbox, Msg, Opening, Reply, StreamEvent};
+use super::worker::{deliver_here, Inbox, Msg, Opening, Reply, StreamEvent};
 use super::{FilterFailure, Verdict};
 
 pub(crate) type Headers = Vec<(String, String)>;
@@ -74,23 +75,29 @@ impl Stream {
             return;
         }
         if let Some(inbox) = &self.inbox {
-            let _ = inbox.send(Msg::SetProperty {
-                context: self.context_id,
-                path: path.to_string(),
-                value: value.into(),
-            });
+            deliver(
+                inbox,
+                Msg::SetProperty {
+                    context: self.context_id,
+                    path: path.to_string(),
+                    value: value.into(),
+                },
+            );
         }
     }
 
     fn submit_headers(&self, event: StreamEvent) -> HeadersAnswer {
         let (tx, rx) = oneshot::channel();
         if let Some(inbox) = &self.inbox {
-            let _ = inbox.send(Msg::Event {
-                context: self.context_id,
-                open: self.take_opening(),
-                event,
-                reply: Reply::Headers(tx),
-            });
+            deliver(
+                inbox,
+                Msg::Event {
+                    context: self.context_id,
+                    open: self.take_opening(),
+                    event,
+                    reply: Reply::Headers(tx),
+                },
+            );
         }
         rx
     }
@@ -98,12 +105,15 @@ impl Stream {
     fn submit_body(&self, event: StreamEvent) -> BodyAnswer {
         let (tx, rx) = oneshot::channel();
         if let Some(inbox) = &self.inbox {
-            let _ = inbox.send(Msg::Event {
-                context: self.context_id,
-                open: self.take_opening(),
-                event,
-                reply: Reply::Body(tx),
-            });
+            deliver(
+                inbox,
+                Msg::Event {
+                    context: self.context_id,
+                    open: self.take_opening(),
+                    event,
+                    reply: Reply::Body(tx),
+                },
+            );
         }
         rx
     }
@@ -163,6 +173,13 @@ impl Stream {
     }
 }
 
+/// To the worker: directly when on its thread and it is free, else through its inbox.
+fn deliver(inbox: &Inbox, msg: Msg) {
+    if let Err(msg) = deliver_here(inbox, msg) {
+        let _ = inbox.send(msg);
+    }
+}
+
 async fn answer<T>(
     rx: oneshot::Receiver<Result<Verdict<T>, FilterFailure>>,
 ) -> Result<Verdict<T>, FilterFailure> {
@@ -175,14 +192,20 @@ impl Drop for Stream {
         if let Some(inbox) = &self.inbox {
             // A stream that never reached a phase still had a context: create it, then end it.
             if let Some(o) = self.take_opening() {
-                let _ = inbox.send(Msg::Open {
-                    context: self.context_id,
-                    source: o.source,
-                });
+                deliver(
+                    inbox,
+                    Msg::Open {
+                        context: self.context_id,
+                        source: o.source,
+                    },
+                );
             }
-            let _ = inbox.send(Msg::Close {
-                context: self.context_id,
-            });
+            deliver(
+                inbox,
+                Msg::Close {
+                    context: self.context_id,
+                },
+            );
         }
     }
 }

@@ -1,13 +1,16 @@
 //! One worker thread: owns one `Vm` and a single-threaded tokio runtime. The proxy runs the
 //! connections it hands to this worker as tasks on that runtime (as an Envoy worker thread owns
-//! its connections and its VM), so a stream's phases are messages between tasks of one thread,
-//! never a hand-off to another. The worker receives stream events, callout answers, queue
-//! notifications and timer pokes through its inbox, runs the callbacks, applies the actions the
+//! its connections and its VM), and a stream driven from such a task hands its phases to the
+//! worker directly, a plain call on the same thread (`deliver_here`). Everything else reaches the
+//! worker through its inbox: streams driven from other threads (the test kit), callout answers,
+//! queue notifications, timer pokes. The worker runs the callbacks, applies the actions the
 //! hostcalls recorded, and replaces the instance after a trap or a missed deadline, failing the
 //! streams it held closed.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -60,6 +63,9 @@ pub(crate) enum Msg {
     #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     Timers(mpsc::Sender<()>),
     Drain(oneshot::Sender<()>),
+    /// Nothing to do but what the worker's loop does after every message (re-arm the tick timer,
+    /// finish a drain): sent when a direct delivery changed what that depends on.
+    Wake,
     /// Benchmarks only: requests run on the worker without the cross-thread hop.
     #[cfg(feature = "testkit")]
     Bench(super::bench::BenchRun),
@@ -186,6 +192,8 @@ pub(crate) struct Worker {
     pub(super) generation: u64,
     pub(super) slots: HashMap<u32, Slot>,
     pub(super) next_tick: Option<Duration>,
+    /// The `next_tick` the loop's timer is armed for.
+    pub(super) armed_for: Option<Duration>,
     pub(super) restarts: Vec<Duration>,
     pub(super) drained: Option<oneshot::Sender<()>>,
 }
@@ -223,6 +231,7 @@ pub(crate) fn spawn(
         generation: 0,
         slots: HashMap::new(),
         next_tick: None,
+        armed_for: None,
         restarts: Vec::new(),
         drained: None,
     };
@@ -233,8 +242,13 @@ pub(crate) fn spawn(
             let ok = booted.is_ok();
             let _ = ready_tx.send(booted);
             if ok {
-                // Connection tasks still on the runtime when the worker stops are dropped with it.
-                runtime.block_on(worker.run(rx));
+                let inbox = worker.inbox.clone();
+                let worker = Rc::new(RefCell::new(worker));
+                HERE.with(|here| *here.borrow_mut() = Some((inbox, Rc::downgrade(&worker))));
+                runtime.block_on(Worker::run(&worker, rx));
+                HERE.with(|here| *here.borrow_mut() = None);
+                // Connection tasks still on the runtime when the worker stops are dropped with it;
+                // their streams' last messages go to an inbox nobody reads any more.
             }
         })
         .map_err(|e| StartError::Thread(e.to_string()))?;
@@ -247,33 +261,67 @@ pub(crate) fn spawn(
     ))
 }
 
+thread_local! {
+    /// On a worker's thread: its inbox (which identifies it) and the worker itself.
+    static HERE: RefCell<Option<(Inbox, Weak<RefCell<Worker>>)>> = const { RefCell::new(None) };
+}
+
+/// Hands `msg` straight to the worker when called on that worker's own thread while the worker is
+/// between messages: a connection task on its runtime. That is a plain call, with no message and
+/// no task switch, the way an Envoy worker thread calls into its VM. Otherwise (another thread,
+/// or the worker busy) the message comes back, to go through the inbox.
+pub(crate) fn deliver_here(inbox: &Inbox, msg: Msg) -> Result<(), Msg> {
+    HERE.with(|here| {
+        let here = here.borrow();
+        let Some((own, worker)) = here.as_ref() else {
+            return Err(msg);
+        };
+        let Some(worker) = worker.upgrade().filter(|_| own.same_channel(inbox)) else {
+            return Err(msg);
+        };
+        let Ok(mut w) = worker.try_borrow_mut() else {
+            return Err(msg);
+        };
+        w.handle(msg);
+        if w.next_tick != w.armed_for || (w.drained.is_some() && w.slots.is_empty()) {
+            let _ = w.inbox.send(Msg::Wake);
+        }
+        Ok(())
+    })
+}
+
 impl Worker {
     /// The worker's own task: handles messages as they come and fires ticks when due, while the
-    /// runtime runs the connection tasks between messages.
-    async fn run(&mut self, mut rx: channel::UnboundedReceiver<Msg>) {
-        let timer = tokio::time::sleep(self.until_next_tick());
+    /// runtime runs the connection tasks between messages. The worker is borrowed only while a
+    /// message is handled, so connection tasks can deliver to it directly in between.
+    async fn run(cell: &RefCell<Worker>, mut rx: channel::UnboundedReceiver<Msg>) {
+        let timer = {
+            let mut w = cell.borrow_mut();
+            w.armed_for = w.next_tick;
+            tokio::time::sleep(w.until_next_tick())
+        };
         tokio::pin!(timer);
-        let mut armed_for = self.next_tick;
         loop {
             let mut fired = false;
             tokio::select! {
                 biased;
                 msg = rx.recv() => match msg {
                     Some(Msg::Shutdown) | None => break,
-                    Some(msg) => self.handle(msg),
+                    Some(msg) => cell.borrow_mut().handle(msg),
                 },
                 () = &mut timer => fired = true,
             }
-            self.fire_due_tick();
+            let mut w = cell.borrow_mut();
+            w.fire_due_tick();
             // Re-arm only when the schedule changed: most messages leave it alone.
-            if fired || self.next_tick != armed_for {
-                armed_for = self.next_tick;
+            if fired || w.next_tick != w.armed_for {
+                w.armed_for = w.next_tick;
                 timer
                     .as_mut()
-                    .reset(tokio::time::Instant::now() + self.until_next_tick());
+                    .reset(tokio::time::Instant::now() + w.until_next_tick());
             }
-            if self.drained.is_some() && self.slots.is_empty() {
-                if let Some(tx) = self.drained.take() {
+            if w.drained.is_some() && w.slots.is_empty() {
+                if let Some(tx) = w.drained.take() {
                     let _ = tx.send(());
                 }
                 break;
@@ -375,6 +423,7 @@ impl Worker {
                 let _ = done.send(());
             }
             Msg::Drain(done) => self.drained = Some(done),
+            Msg::Wake => {}
             #[cfg(feature = "testkit")]
             Msg::Bench(run) => self.bench(run),
             Msg::Shutdown => {}

@@ -3,16 +3,18 @@
 //! - `wasm/…`: the real `oidc_filter.wasm` (the one embedded in `oidc-host`) in the host's runtime,
 //!   driven through `oidc_host::runtime::Pool`/`Stream` as the proxy drives it: from a task on the
 //!   worker thread's own runtime (where the proxy runs the client connections it gives that
-//!   worker), one request at a time: `proxy_on_context_create` + `proxy_on_request_headers` + the
-//!   stream's `proxy_on_done`/`delete`, with the messages between the task and the worker.
-//!   `missing_token` (a 401 the filter decides without looking at any token) is the runtime's own
-//!   per-request cost. No test-kit bookkeeping (settling, log capture) is in the timed section.
+//!   worker, and where a stream hands each phase to the worker with a direct call), one request at
+//!   a time: `proxy_on_context_create` + `proxy_on_request_headers` + the stream's
+//!   `proxy_on_done`/`delete`. `missing_token` (a 401 the filter decides without looking at any
+//!   token) is the runtime's own per-request cost. No test-kit bookkeeping (settling, log capture)
+//!   is in the timed section.
 //! - `wasm_pipelined/…`: the same with 32 requests in flight on the worker's runtime (as wrk's 32
 //!   connections keep them), timed per request.
-//! - `wasm_on_worker/…`: the same requests as direct calls on the worker (`Pool::run_on_worker`),
-//!   without the stream messages: the filter's and the callbacks' cost alone.
+//! - `wasm_on_worker/…`: the same requests run by the worker itself (`Pool::run_on_worker`),
+//!   without streams or tasks: the filter's and the callbacks' cost alone.
 //! - `wasm_cross_thread/…`: the same one at a time from another thread (as the test kit drives a
-//!   stream): each phase wakes the worker thread and waits for its answer.
+//!   stream): each phase is a message that wakes the worker thread, which answers through a
+//!   oneshot channel.
 //! - `core/…`: `Engine::on_request` natively with `MemoryShared`, as the adapter calls it.
 //! - `ring/…`: `ring` verifying the same signature natively: the floor.
 //!
@@ -347,7 +349,7 @@ fn wasm(c: &mut Criterion) {
     g.finish();
     assert_eq!(host.request(headers(&fresh(&keys.ec))), 200);
 
-    // The same requests without the hop: what the worker spends per request.
+    // The same requests run by the worker itself, without streams or tasks: what it spends.
     let mut g = c.benchmark_group("wasm_on_worker");
     g.bench_function("missing_token", |b| {
         b.iter_custom(|n| host.on_worker(vec![no_token.clone(); n as usize], 401))

@@ -88,6 +88,14 @@ fn build_filter(workspace: &Path, target_dir: &Path) -> Result<PathBuf, String> 
     ] {
         command.env_remove(var);
     }
+    // So are profile overrides (`CARGO_PROFILE_RELEASE_LTO=thin` for a quicker host build, say):
+    // the embedded module is always the workspace's release profile. A custom module is embedded
+    // through OIDC_FILTER_WASM_PATH instead.
+    for (var, _) in env::vars_os() {
+        if var.to_string_lossy().starts_with("CARGO_PROFILE_") {
+            command.env_remove(var);
+        }
+    }
     let status = command
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -25,13 +25,30 @@ impl CalloutSender for NoCallouts {
     }
 }
 
-/// Two workers running a guest that answers every request with 600 + the number of requests its
-/// instance has seen (so 601 for the first one).
+/// A guest that answers every request with 600 + the number of requests its instance has seen
+/// (so 601 for the first one).
+const COUNTING: &str = r#"(global $seen (mut i32) (i32.const 0))
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (global.set $seen (i32.add (global.get $seen) (i32.const 1)))
+      (call $reply (global.get $seen)) (i32.const 1))"#;
+
+/// A guest that answers every request with 600 + the number of its instance's stream contexts
+/// created and not yet deleted (so 601 when the request's own is the only one).
+const LIVE: &str = r#"(global $live (mut i32) (i32.const 0))
+    (func (export "proxy_on_context_create") (param i32 i32)
+      (if (i32.ne (local.get 1) (i32.const 0))
+        (then (global.set $live (i32.add (global.get $live) (i32.const 1))))))
+    (func (export "proxy_on_delete") (param i32)
+      (global.set $live (i32.sub (global.get $live) (i32.const 1))))
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (call $reply (global.get $live)) (i32.const 1))"#;
+
 fn pool() -> Arc<Pool> {
-    let body = r#"(global $seen (mut i32) (i32.const 0))
-        (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
-          (global.set $seen (i32.add (global.get $seen) (i32.const 1)))
-          (call $reply (global.get $seen)) (i32.const 1))"#;
+    pool_of(COUNTING)
+}
+
+/// Two workers running the guest `body`.
+fn pool_of(body: &str) -> Arc<Pool> {
     Arc::new(
         Pool::start(PoolConfig {
             wasm: module("", body),
@@ -95,6 +112,33 @@ fn a_stream_on_its_workers_thread_is_answered_without_waiting() {
     );
 }
 
+/// Holds worker `worker`'s thread in a task (the worker cannot take its inbox meanwhile) until a
+/// stream arrives on the returned sender; the task drops that stream there, lets the worker take
+/// its inbox, and returns what a new stream on that worker is answered.
+fn hold(
+    pool: &Arc<Pool>,
+    worker: usize,
+) -> (
+    std::sync::mpsc::Sender<Stream>,
+    tokio::task::JoinHandle<Option<u16>>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel::<Stream>();
+    let (holding, held) = std::sync::mpsc::channel();
+    let p = pool.clone();
+    let task = pool.runtime(worker).expect("worker").spawn(async move {
+        holding.send(()).expect("the test waits");
+        let stream = rx.recv().expect("a stream");
+        drop(stream);
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        let mut stream = p.stream_on(worker, None);
+        status(&mut stream).await
+    });
+    held.recv().expect("the task runs");
+    (tx, task)
+}
+
 #[test]
 fn a_stream_on_another_thread_goes_through_the_inbox() {
     let pool = pool();
@@ -102,19 +146,31 @@ fn a_stream_on_another_thread_goes_through_the_inbox() {
         .enable_all()
         .build()
         .unwrap();
+    let (release, task) = hold(&pool, 0);
+    // Not answered at the first poll: the phase waits in the inbox of a worker that is held.
     let mut stream = pool.stream_on(0, None);
-    // Not ready at the first poll: the phase is a message the worker thread has yet to take.
     assert_eq!(poll_once(status(&mut stream)), None);
+    release.send(pool.stream_on(0, None)).unwrap();
+    // The queued phase counted as the instance's first request.
+    assert_eq!(rt.block_on(task).unwrap(), Some(602));
     drop(stream);
     let mut stream = pool.stream_on(0, None);
-    assert_eq!(rt.block_on(status(&mut stream)), Some(602));
-    // A stream on worker 0, driven from worker 1's thread, is a message to worker 0 too.
-    let p = pool.clone();
-    let task = pool.runtime(1).expect("worker 1").spawn(async move {
-        let mut stream = p.stream_on(0, None);
-        let first = poll_once(status(&mut stream));
-        let mut stream = p.stream_on(0, None);
-        (first, status(&mut stream).await)
-    });
-    assert_eq!(rt.block_on(task).unwrap(), (None, Some(604)));
+    assert_eq!(rt.block_on(status(&mut stream)), Some(603));
+}
+
+#[test]
+fn a_stream_moved_to_its_workers_thread_keeps_its_messages_in_order() {
+    let pool = pool_of(LIVE);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (release, task) = hold(&pool, 0);
+    // The first phase is queued from this thread; the stream then ends on worker 0's thread,
+    // whose worker must take that phase before the close.
+    let mut moved = pool.stream_on(0, None);
+    assert_eq!(poll_once(status(&mut moved)), None);
+    release.send(moved).unwrap();
+    // Only the new stream's context is live: the moved one was created and then deleted.
+    assert_eq!(rt.block_on(task).unwrap(), Some(601));
 }

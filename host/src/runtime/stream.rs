@@ -5,6 +5,7 @@
 //! proxy opens a stream, sets properties and sends the request headers at once).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -23,6 +24,9 @@ pub struct Stream {
     context_id: u32,
     /// What creating the context on the worker needs, until the first phase carries it there.
     opening: Mutex<Option<Opening>>,
+    /// Whether a message of this stream went through the inbox: from then on they all do, so
+    /// none overtakes one still queued (a stream moved to its worker's thread after a phase).
+    queued: AtomicBool,
 }
 
 impl std::fmt::Debug for Stream {
@@ -42,6 +46,7 @@ impl Stream {
                 source,
                 properties: Vec::new(),
             })),
+            queued: AtomicBool::new(false),
         }
     }
 
@@ -50,7 +55,23 @@ impl Stream {
             inbox: None,
             context_id,
             opening: Mutex::new(None),
+            queued: AtomicBool::new(false),
         }
+    }
+
+    /// To the worker: directly when on its thread and it is free (and no earlier message of this
+    /// stream is queued), else through its inbox.
+    fn deliver(&self, inbox: &Inbox, msg: Msg) {
+        let msg = if self.queued.load(Ordering::Relaxed) {
+            msg
+        } else {
+            match deliver_here(inbox, msg) {
+                Ok(()) => return,
+                Err(msg) => msg,
+            }
+        };
+        self.queued.store(true, Ordering::Relaxed);
+        let _ = inbox.send(msg);
     }
 
     /// The opening, once: the first phase takes it to the worker.
@@ -75,7 +96,7 @@ impl Stream {
             return;
         }
         if let Some(inbox) = &self.inbox {
-            deliver(
+            self.deliver(
                 inbox,
                 Msg::SetProperty {
                     context: self.context_id,
@@ -89,7 +110,7 @@ impl Stream {
     fn submit_headers(&self, event: StreamEvent) -> HeadersAnswer {
         let (tx, rx) = oneshot::channel();
         if let Some(inbox) = &self.inbox {
-            deliver(
+            self.deliver(
                 inbox,
                 Msg::Event {
                     context: self.context_id,
@@ -105,7 +126,7 @@ impl Stream {
     fn submit_body(&self, event: StreamEvent) -> BodyAnswer {
         let (tx, rx) = oneshot::channel();
         if let Some(inbox) = &self.inbox {
-            deliver(
+            self.deliver(
                 inbox,
                 Msg::Event {
                     context: self.context_id,
@@ -173,13 +194,6 @@ impl Stream {
     }
 }
 
-/// To the worker: directly when on its thread and it is free, else through its inbox.
-fn deliver(inbox: &Inbox, msg: Msg) {
-    if let Err(msg) = deliver_here(inbox, msg) {
-        let _ = inbox.send(msg);
-    }
-}
-
 async fn answer<T>(
     rx: oneshot::Receiver<Result<Verdict<T>, FilterFailure>>,
 ) -> Result<Verdict<T>, FilterFailure> {
@@ -192,7 +206,7 @@ impl Drop for Stream {
         if let Some(inbox) = &self.inbox {
             // A stream that never reached a phase still had a context: create it, then end it.
             if let Some(o) = self.take_opening() {
-                deliver(
+                self.deliver(
                     inbox,
                     Msg::Open {
                         context: self.context_id,
@@ -200,7 +214,7 @@ impl Drop for Stream {
                     },
                 );
             }
-            deliver(
+            self.deliver(
                 inbox,
                 Msg::Close {
                     context: self.context_id,

@@ -107,8 +107,8 @@ impl Stream {
         }
     }
 
-    fn submit_headers(&self, event: StreamEvent) -> HeadersAnswer {
-        let (tx, rx) = oneshot::channel();
+    /// A phase to the worker, answered through `reply`.
+    fn submit(&self, event: StreamEvent, reply: Reply) {
         if let Some(inbox) = &self.inbox {
             self.deliver(
                 inbox,
@@ -116,26 +116,21 @@ impl Stream {
                     context: self.context_id,
                     open: self.take_opening(),
                     event,
-                    reply: Reply::Headers(tx),
+                    reply,
                 },
             );
         }
+    }
+
+    fn submit_headers(&self, event: StreamEvent) -> HeadersAnswer {
+        let (tx, rx) = oneshot::channel();
+        self.submit(event, Reply::Headers(tx));
         rx
     }
 
     fn submit_body(&self, event: StreamEvent) -> BodyAnswer {
         let (tx, rx) = oneshot::channel();
-        if let Some(inbox) = &self.inbox {
-            self.deliver(
-                inbox,
-                Msg::Event {
-                    context: self.context_id,
-                    open: self.take_opening(),
-                    event,
-                    reply: Reply::Body(tx),
-                },
-            );
-        }
+        self.submit(event, Reply::Body(tx));
         rx
     }
 

@@ -60,8 +60,9 @@ impl Stream {
     }
 
     /// To the worker: directly when on its thread and it is free (and no earlier message of this
-    /// stream is queued), else through its inbox.
-    fn deliver(&self, inbox: &Inbox, msg: Msg) {
+    /// stream is queued), else through its inbox. A detached stream has no worker to tell.
+    fn deliver(&self, msg: Msg) {
+        let Some(inbox) = &self.inbox else { return };
         let msg = if self.queued.load(Ordering::Relaxed) {
             msg
         } else {
@@ -95,31 +96,21 @@ impl Stream {
             o.properties.push((path.to_string(), value.into()));
             return;
         }
-        if let Some(inbox) = &self.inbox {
-            self.deliver(
-                inbox,
-                Msg::SetProperty {
-                    context: self.context_id,
-                    path: path.to_string(),
-                    value: value.into(),
-                },
-            );
-        }
+        self.deliver(Msg::SetProperty {
+            context: self.context_id,
+            path: path.to_string(),
+            value: value.into(),
+        });
     }
 
     /// A phase to the worker, answered through `reply`.
     fn submit(&self, event: StreamEvent, reply: Reply) {
-        if let Some(inbox) = &self.inbox {
-            self.deliver(
-                inbox,
-                Msg::Event {
-                    context: self.context_id,
-                    open: self.take_opening(),
-                    event,
-                    reply,
-                },
-            );
-        }
+        self.deliver(Msg::Event {
+            context: self.context_id,
+            open: self.take_opening(),
+            event,
+            reply,
+        });
     }
 
     fn submit_headers(&self, event: StreamEvent) -> HeadersAnswer {
@@ -198,23 +189,15 @@ async fn answer<T>(
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        if let Some(inbox) = &self.inbox {
-            // A stream that never reached a phase still had a context: create it, then end it.
-            if let Some(o) = self.take_opening() {
-                self.deliver(
-                    inbox,
-                    Msg::Open {
-                        context: self.context_id,
-                        source: o.source,
-                    },
-                );
-            }
-            self.deliver(
-                inbox,
-                Msg::Close {
-                    context: self.context_id,
-                },
-            );
+        // A stream that never reached a phase still had a context: create it, then end it.
+        if let Some(o) = self.take_opening() {
+            self.deliver(Msg::Open {
+                context: self.context_id,
+                source: o.source,
+            });
         }
+        self.deliver(Msg::Close {
+            context: self.context_id,
+        });
     }
 }

@@ -79,6 +79,14 @@ async fn status(stream: &mut Stream) -> Option<u16> {
     }
 }
 
+/// A runtime for this thread, to wait on tasks and streams.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Polls `f` once: its output if it was ready at once.
 fn poll_once<F: Future>(f: F) -> Option<F::Output> {
     let mut f = pin!(f);
@@ -100,10 +108,7 @@ fn a_stream_on_its_workers_thread_is_answered_without_waiting() {
         }
         answers
     });
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     // The guest answered each request during the first poll, on worker 1's instance only.
     let answers = rt.block_on(task).unwrap();
     assert_eq!(
@@ -142,10 +147,7 @@ fn hold(
 #[test]
 fn a_stream_on_another_thread_goes_through_the_inbox() {
     let pool = pool();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (release, task) = hold(&pool, 0);
     // Not answered at the first poll: the phase waits in the inbox of a worker that is held.
     let mut stream = pool.stream_on(0, None);
@@ -161,10 +163,7 @@ fn a_stream_on_another_thread_goes_through_the_inbox() {
 #[test]
 fn a_stream_moved_to_its_workers_thread_keeps_its_messages_in_order() {
     let pool = pool_of(LIVE);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let (release, task) = hold(&pool, 0);
     // The first phase is queued from this thread; the stream then ends on worker 0's thread,
     // whose worker must take that phase before the close.

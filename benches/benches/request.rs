@@ -190,7 +190,7 @@ impl Host {
 }
 
 /// What the filter answered: 200 when it lets the request pass.
-fn status(verdict: Result<Verdict<Headers>, oidc_host::runtime::FilterFailure>) -> u16 {
+fn status(verdict: oidc_host::runtime::HeadersVerdict) -> u16 {
     match verdict {
         Ok(Verdict::Continue(_)) => 200,
         Ok(Verdict::Respond(r)) => r.status,

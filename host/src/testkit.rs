@@ -92,7 +92,8 @@ impl Outcome {
             .map(|(_, v)| v.as_str())
     }
 
-    fn from_result(r: Result<Verdict<Vec<(String, String)>>, FilterFailure>) -> Self {
+    /// The outcome of a headers phase that was given `given`.
+    fn from_result(r: crate::runtime::HeadersVerdict, given: &[(String, String)]) -> Self {
         let mut o = Outcome {
             status: None,
             upstream_headers: None,
@@ -101,7 +102,9 @@ impl Outcome {
             paused: false,
         };
         match r {
-            Ok(Verdict::Continue(h)) => o.upstream_headers = Some(h),
+            Ok(Verdict::Continue(h)) => {
+                o.upstream_headers = Some(h.unwrap_or_else(|| given.to_vec()));
+            }
             Ok(Verdict::Respond(lr)) => {
                 o.status = Some(lr.status);
                 o.local_response = Some(lr);
@@ -128,6 +131,8 @@ impl Outcome {
 /// A request whose outcome may still be pending; keeping it keeps the stream open.
 pub struct PendingRequest {
     stream: Stream,
+    /// The request headers as given, which go upstream when the filter changes nothing.
+    given: Vec<(String, String)>,
     answer: crate::runtime::HeadersAnswer,
     outcome: Option<Outcome>,
 }
@@ -263,13 +268,14 @@ impl TestKit {
     pub fn start_request(&self, headers: &[(&str, &str)]) -> PendingRequest {
         let source = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
         let stream = self.pool.stream(Some(source));
-        let h = headers
+        let given: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let answer = stream.submit_request_headers(h, true);
+        let answer = stream.submit_request_headers(given.clone(), true);
         PendingRequest {
             stream,
+            given,
             answer,
             outcome: None,
         }
@@ -283,27 +289,27 @@ impl TestKit {
         self.settle();
         match p.answer.try_recv() {
             Ok(r) => {
-                let o = Outcome::from_result(r);
+                let o = Outcome::from_result(r, &p.given);
                 p.outcome = Some(o.clone());
                 o
             }
             Err(tokio::sync::oneshot::error::TryRecvError::Empty) => Outcome::paused(),
             Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                Outcome::from_result(Err(FilterFailure::WorkerGone))
+                Outcome::from_result(Err(FilterFailure::WorkerGone), &p.given)
             }
         }
     }
 
     /// Runs the response-headers phase of an allowed request.
     pub fn response(&self, p: &PendingRequest, headers: &[(&str, &str)]) -> Outcome {
-        let h = headers
+        let given: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut rx = p.stream.submit_response_headers(h, true);
+        let mut rx = p.stream.submit_response_headers(given.clone(), true);
         self.settle();
         match rx.try_recv() {
-            Ok(r) => Outcome::from_result(r),
+            Ok(r) => Outcome::from_result(r, &given),
             Err(_) => Outcome::paused(),
         }
     }

@@ -71,6 +71,48 @@ async fn removes_hop_by_hop_headers_before_the_upstream() {
 }
 
 #[tokio::test]
+async fn passes_the_upstreams_response_headers_through_a_filter_that_leaves_them() {
+    // The pass-through guest changes no header, so the proxy forwards the upstream's own map:
+    // repeated values keep their order, hop-by-hop headers still go.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let service = hyper::service::service_fn(|_req| async {
+            let response = hyper::Response::builder()
+                .status(201)
+                .header("set-cookie", "a=1")
+                .header("x-upstream", "yes")
+                .header("set-cookie", "b=2")
+                .header("connection", "x-private")
+                .header("x-private", "hop")
+                .header("keep-alive", "timeout=5")
+                .body(Full::new(Bytes::from_static(b"made")))
+                .unwrap();
+            Ok::<_, Infallible>(response)
+        });
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(tcp), service)
+            .await
+            .ok();
+    });
+    let gw = gateway(&format!("http://{upstream}"), pass_through_guest(), "").await;
+    let reply = get(gw.addr(), "/", &[]).await;
+    assert_eq!(reply.status, 201);
+    assert_eq!(reply.body, Bytes::from_static(b"made"));
+    let cookies: Vec<_> = reply.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(reply.headers["x-upstream"], "yes");
+    for hop in ["x-private", "keep-alive"] {
+        assert!(
+            reply.headers.get(hop).is_none(),
+            "{hop}: {:?}",
+            reply.headers
+        );
+    }
+}
+
+#[tokio::test]
 async fn streams_the_response_body_before_the_upstream_finishes() {
     // The upstream sends one chunk, then waits until the client has seen it before finishing:
     // a proxy that buffered the whole body would never deliver the first chunk.

@@ -1,5 +1,6 @@
 //! How streams reach their worker: directly from a task on the worker's own runtime (as the proxy
-//! drives the connections it gives that worker), through the inbox from any other thread.
+//! drives the connections it gives that worker), through the inbox from any other thread; and
+//! how a headers phase answers when the filter changed the headers or left them alone.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod guests;
@@ -43,15 +44,37 @@ const LIVE: &str = r#"(global $live (mut i32) (i32.const 0))
     (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
       (call $reply (global.get $live)) (i32.const 1))"#;
 
+/// Imports of `EDITS`.
+const HEADER_CALLS: &str = r#"
+    (import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))
+    (import "env" "proxy_get_header_map_value" (func $get (param i32 i32 i32 i32 i32) (result i32)))
+    (import "env" "proxy_get_header_map_pairs" (func $pairs (param i32 i32 i32) (result i32)))"#;
+
+/// A guest that adds `x-added: 1` to the request headers, only reads the response headers
+/// (one value, then all pairs), and continues both.
+const EDITS: &str = r#"(data (i32.const 100) "x-added1server")
+    (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+      (drop (call $add (i32.const 0) (i32.const 100) (i32.const 7) (i32.const 107) (i32.const 1)))
+      (i32.const 0))
+    (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+      (drop (call $get (i32.const 2) (i32.const 108) (i32.const 6) (i32.const 200) (i32.const 204)))
+      (drop (call $pairs (i32.const 2) (i32.const 208) (i32.const 212)))
+      (i32.const 0))"#;
+
 fn pool() -> Arc<Pool> {
     pool_of(COUNTING)
 }
 
 /// Two workers running the guest `body`.
 fn pool_of(body: &str) -> Arc<Pool> {
+    pool_with("", body)
+}
+
+/// Two workers running the guest `body` with `imports`.
+fn pool_with(imports: &str, body: &str) -> Arc<Pool> {
     Arc::new(
         Pool::start(PoolConfig {
-            wasm: module("", body),
+            wasm: module(imports, body),
             plugin_config: b"{}".to_vec(),
             vm_config: Vec::new(),
             plugin_name: "streams".into(),
@@ -172,4 +195,23 @@ fn a_stream_moved_to_its_workers_thread_keeps_its_messages_in_order() {
     release.send(moved).unwrap();
     // Only the new stream's context is live: the moved one was created and then deleted.
     assert_eq!(rt.block_on(task).unwrap(), Some(601));
+}
+
+#[test]
+fn a_headers_phase_answers_unchanged_unless_a_hostcall_changed_the_headers() {
+    let pool = pool_with(HEADER_CALLS, EDITS);
+    let rt = runtime();
+    let mut stream = pool.stream_on(0, None);
+    // The request headers were changed: the answer carries them, the added header included.
+    let mut want = headers();
+    want.push(("x-added".into(), "1".into()));
+    let request = rt.block_on(stream.request_headers(headers(), false));
+    assert_eq!(request, Ok(Verdict::Continue(Some(want))));
+    // The response headers were only read: nothing to rebuild.
+    let given = vec![
+        (":status".to_owned(), "200".to_owned()),
+        ("server".to_owned(), "upstream".to_owned()),
+    ];
+    let response = rt.block_on(stream.response_headers(given, true));
+    assert_eq!(response, Ok(Verdict::Continue(None)));
 }

@@ -61,6 +61,61 @@ pub struct StreamData {
     pub source: Option<SocketAddr>,
     /// Properties set by the proxy or by the guest (`proxy_set_property`), keyed by dotted path.
     pub properties: HashMap<String, Vec<u8>>,
+    /// The four header maps a hostcall may have changed since the proxy gave them (bit
+    /// `1 << map_type`): a phase that left its map alone answers "unchanged", and the proxy
+    /// keeps its own copy instead of rebuilding one from the pairs.
+    edited: u8,
+}
+
+impl StreamData {
+    /// A new stream from `source`, with nothing given yet.
+    pub fn new(source: Option<SocketAddr>) -> StreamData {
+        StreamData {
+            source,
+            ..StreamData::default()
+        }
+    }
+
+    /// Gives the filter `pairs` as `map`, one of the four stream header maps, not yet changed.
+    pub fn give(&mut self, map: i32, pairs: Vec<(String, String)>) {
+        if let Some(slot) = self.stream_map(map) {
+            *slot = pairs;
+            self.edited &= !(1 << map);
+        }
+    }
+
+    /// The pairs of `map` (one of the four stream header maps) when a hostcall may have
+    /// changed them since they were given; `None` when none did.
+    pub fn changed(&self, map: i32) -> Option<&Vec<(String, String)>> {
+        use map_type::*;
+        if self.edited & (1 << map) == 0 {
+            return None;
+        }
+        match map {
+            REQUEST_HEADERS => Some(&self.request_headers),
+            REQUEST_TRAILERS => Some(&self.request_trailers),
+            RESPONSE_HEADERS => Some(&self.response_headers),
+            RESPONSE_TRAILERS => Some(&self.response_trailers),
+            _ => None,
+        }
+    }
+
+    /// One of the four stream header maps, for a change: it counts as edited from here on.
+    fn edit(&mut self, map: i32) -> Option<&mut Vec<(String, String)>> {
+        self.edited |= 1 << map;
+        self.stream_map(map)
+    }
+
+    fn stream_map(&mut self, map: i32) -> Option<&mut Vec<(String, String)>> {
+        use map_type::*;
+        match map {
+            REQUEST_HEADERS => Some(&mut self.request_headers),
+            REQUEST_TRAILERS => Some(&mut self.request_trailers),
+            RESPONSE_HEADERS => Some(&mut self.response_headers),
+            RESPONSE_TRAILERS => Some(&mut self.response_trailers),
+            _ => None,
+        }
+    }
 }
 
 /// The callout answer being delivered in `proxy_on_http_call_response`.
@@ -262,10 +317,9 @@ impl ProxyHost {
     fn map_mut(&mut self, map: i32) -> Result<&mut Vec<(String, String)>, Status> {
         use map_type::*;
         match map {
-            REQUEST_HEADERS => Ok(&mut self.stream_mut()?.request_headers),
-            REQUEST_TRAILERS => Ok(&mut self.stream_mut()?.request_trailers),
-            RESPONSE_HEADERS => Ok(&mut self.stream_mut()?.response_headers),
-            RESPONSE_TRAILERS => Ok(&mut self.stream_mut()?.response_trailers),
+            REQUEST_HEADERS | REQUEST_TRAILERS | RESPONSE_HEADERS | RESPONSE_TRAILERS => {
+                self.stream_mut()?.edit(map).ok_or(Status::BadArgument)
+            }
             // Callout responses are read-only for the guest.
             HTTP_CALL_RESPONSE_HEADERS | HTTP_CALL_RESPONSE_TRAILERS => Err(Status::BadArgument),
             GRPC_INITIAL_METADATA | GRPC_TRAILING_METADATA => Err(Status::NotFound),

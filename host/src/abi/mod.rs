@@ -15,7 +15,9 @@ mod wasi;
 
 use std::sync::{Arc, Mutex};
 
-pub use host::{Action, CallResponse, Logger, PluginInfo, ProxyHost, StreamData, StreamType};
+pub use host::{
+    map_type, Action, CallResponse, Logger, PluginInfo, ProxyHost, StreamData, StreamType,
+};
 pub use imports::register;
 pub use wasi::stub_missing_wasi;
 

@@ -9,19 +9,21 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::HeaderMap;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use super::body::{Aborted, BoxError};
 use super::handler::SharedStream;
-use super::headers::{header_pairs, split_pairs};
-use crate::runtime::{FilterFailure, Verdict};
+use super::headers::{after_filter, header_pairs};
+use crate::runtime::{FilterFailure, HeadersVerdict, Verdict};
 
 /// The filter's verdict on one frame, with the stream handed back for the next one.
 type Filtering = Pin<Box<dyn Future<Output = (SharedStream, Step)> + Send>>;
 
 enum Step {
     Data(Result<Verdict<Bytes>, FilterFailure>),
-    Trailers(Result<Verdict<Vec<(String, String)>>, FilterFailure>),
+    /// The verdict on the trailers, with the map they were read from.
+    Trailers(HeadersVerdict, HeaderMap),
 }
 
 enum State {
@@ -55,10 +57,11 @@ fn filter_data(stream: SharedStream, data: Bytes, end: bool) -> State {
     State::Filtering(Box::pin(future), end)
 }
 
-fn filter_trailers(stream: SharedStream, trailers: Vec<(String, String)>) -> State {
+fn filter_trailers(stream: SharedStream, trailers: HeaderMap) -> State {
     let future = async move {
-        let verdict = stream.lock().await.response_trailers(trailers).await;
-        (stream, Step::Trailers(verdict))
+        let pairs = header_pairs(&trailers);
+        let verdict = stream.lock().await.response_trailers(pairs).await;
+        (stream, Step::Trailers(verdict, trailers))
     };
     State::Filtering(Box::pin(future), true)
 }
@@ -93,11 +96,11 @@ impl Body for FilteredBody {
                                 return Poll::Ready(Some(Ok(Frame::data(chunk))));
                             }
                         }
-                        Step::Trailers(Ok(Verdict::Continue(pairs))) => {
-                            let (_, map) = split_pairs(pairs);
+                        Step::Trailers(Ok(Verdict::Continue(edited)), given) => {
+                            let (_, map) = after_filter(given, edited);
                             return Poll::Ready(Some(Ok(Frame::trailers(map))));
                         }
-                        Step::Data(_) | Step::Trailers(_) => {
+                        Step::Data(_) | Step::Trailers(..) => {
                             tracing::warn!("filter stopped a response after its headers were sent");
                             return abort("filter stopped the response");
                         }
@@ -122,7 +125,7 @@ impl Body for FilteredBody {
                             filter_data(stream, data, end)
                         }
                         Err(frame) => match frame.into_trailers() {
-                            Ok(trailers) => filter_trailers(stream, header_pairs(&trailers)),
+                            Ok(trailers) => filter_trailers(stream, trailers),
                             // A frame kind this proxy does not know is not forwarded.
                             Err(_) => State::Reading(stream),
                         },

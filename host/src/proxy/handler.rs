@@ -17,8 +17,8 @@ use tokio::sync::{oneshot, Mutex};
 use super::body::{self, Aborted, FrameSender, ProxyBody};
 use super::filtered::FilteredBody;
 use super::headers::{
-    add_forwarded, header_bytes, header_pairs, pseudo, request_pairs, response_pairs, split_pairs,
-    strip_hop_by_hop,
+    add_forwarded, after_filter, header_bytes, header_pairs, pseudo, request_pairs, response_pairs,
+    split_pairs, strip_hop_by_hop,
 };
 use super::upstream::{Link, Upstream};
 use crate::admin::HostMetrics;
@@ -88,6 +88,41 @@ impl Proxy {
         plain(StatusCode::SERVICE_UNAVAILABLE, "filter unavailable\n")
     }
 
+    /// Method, origin-form URI and headers for the upstream request: the client's own when the
+    /// filter changed nothing, else rebuilt from the filter's pairs (`:method`, `:path` and
+    /// `:authority` as it left them; `Host` from `:authority`). `None` for a `:path` that is not
+    /// a valid request target.
+    fn upstream_head(
+        &self,
+        parts: http::request::Parts,
+        edited: Option<Vec<(String, String)>>,
+        original_authority: &str,
+    ) -> Option<(http::Method, http::Uri, http::HeaderMap)> {
+        let (pseudo_headers, mut headers) = after_filter(parts.headers, edited);
+        let method = pseudo(&pseudo_headers, ":method")
+            .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
+            .unwrap_or(parts.method);
+        let path = pseudo(&pseudo_headers, ":path")
+            .or_else(|| parts.uri.path_and_query().map(|pq| pq.as_str()))
+            .unwrap_or("/");
+        let authority = pseudo(&pseudo_headers, ":authority").unwrap_or(original_authority);
+        // Validated as it would be in absolute form, sent in origin form.
+        let uri = format!("http://{}{}", self.upstream.authority(), path)
+            .parse::<http::Uri>()
+            .ok()?;
+        let uri = http::Uri::from(
+            uri.into_parts()
+                .path_and_query
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        strip_hop_by_hop(&mut headers);
+        headers.remove(http::header::HOST);
+        if let Ok(host) = http::HeaderValue::from_str(authority) {
+            headers.insert(http::header::HOST, host);
+        }
+        Some((method, uri, headers))
+    }
+
     async fn route(
         &self,
         req: Request<Incoming>,
@@ -115,36 +150,20 @@ impl Proxy {
             .await
             .request_headers(pairs, end_of_stream)
             .await;
-        let pairs = match verdict {
-            Ok(Verdict::Continue(pairs)) => pairs,
+        let edited = match verdict {
+            Ok(Verdict::Continue(edited)) => edited,
             Ok(Verdict::Respond(local)) => return self.local(local),
             Err(failure) => return self.fail_closed(&failure),
         };
-
-        let (pseudo_headers, mut headers) = split_pairs(pairs);
-        let method = pseudo(&pseudo_headers, ":method")
-            .and_then(|m| http::Method::from_bytes(m.as_bytes()).ok())
-            .unwrap_or(parts.method);
-        let path = pseudo(&pseudo_headers, ":path").unwrap_or("/");
-        let authority = pseudo(&pseudo_headers, ":authority").unwrap_or(&original_authority);
-        // Validated as it would be in absolute form, sent in origin form.
-        let uri = match format!("http://{}{}", self.upstream.authority(), path).parse::<http::Uri>()
-        {
-            Ok(uri) => http::Uri::from(
-                uri.into_parts()
-                    .path_and_query
-                    .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
-            ),
-            Err(_) => {
-                tracing::error!("filter produced an invalid :path; request failed closed");
-                return self.fail_closed(&FilterFailure::Trapped("invalid :path".into()));
-            }
+        // `parts` goes here: what it still held of the client connection's read buffer (header
+        // values and the path are slices of it) is released before the upstream exchange, so
+        // the connection's next read reuses that buffer instead of allocating a new one.
+        let Some((method, uri, mut headers)) =
+            self.upstream_head(parts, edited, &original_authority)
+        else {
+            tracing::error!("filter produced an invalid :path; request failed closed");
+            return self.fail_closed(&FilterFailure::Trapped("invalid :path".into()));
         };
-        strip_hop_by_hop(&mut headers);
-        headers.remove(http::header::HOST);
-        if let Ok(host) = http::HeaderValue::from_str(authority) {
-            headers.insert(http::header::HOST, host);
-        }
         add_forwarded(&mut headers, client, LISTENER_SCHEME, &original_authority);
 
         let (early_tx, early_rx) = oneshot::channel();
@@ -205,13 +224,16 @@ impl Proxy {
             .await
             .response_headers(pairs, end_of_stream)
             .await;
-        let pairs = match verdict {
-            Ok(Verdict::Continue(pairs)) => pairs,
+        let edited = match verdict {
+            Ok(Verdict::Continue(edited)) => edited,
             Ok(Verdict::Respond(local)) => return self.local(local),
             Err(failure) => return self.fail_closed(&failure),
         };
-        let (pseudo_headers, mut headers) = split_pairs(pairs);
-        strip_hop_by_hop(&mut headers);
+        let rebuilt = edited.is_some();
+        let (pseudo_headers, mut headers) = after_filter(parts.headers, edited);
+        if rebuilt {
+            strip_hop_by_hop(&mut headers);
+        }
         let status = pseudo(&pseudo_headers, ":status")
             .and_then(|s| s.parse::<u16>().ok())
             .and_then(|s| StatusCode::from_u16(s).ok())
@@ -286,8 +308,8 @@ async fn pump_request(
         if let Ok(trailers) = frame.into_trailers() {
             let pairs = header_pairs(&trailers);
             match stream.lock().await.request_trailers(pairs).await {
-                Ok(Verdict::Continue(pairs)) => {
-                    let (_, map) = split_pairs(pairs);
+                Ok(Verdict::Continue(edited)) => {
+                    let (_, map) = after_filter(trailers, edited);
                     let _ = tx.send(Ok(Frame::trailers(map))).await;
                 }
                 Ok(Verdict::Respond(local)) => {

@@ -98,6 +98,19 @@ pub fn response_pairs(status: http::StatusCode, headers: &HeaderMap) -> Vec<(Str
     pairs
 }
 
+/// The header map to go on with after a filter phase: `given`, the map the pairs were made from,
+/// when the filter changed nothing (`edited` is `None`), else the filter's pairs split back into
+/// pseudo-headers and a map (see `split_pairs`).
+pub fn after_filter(
+    given: HeaderMap,
+    edited: Option<Vec<(String, String)>>,
+) -> (Vec<(String, String)>, HeaderMap) {
+    match edited {
+        Some(pairs) => split_pairs(pairs),
+        None => (Vec::new(), given),
+    }
+}
+
 /// Splits pairs back into pseudo-headers and a header map; invalid names or values are dropped
 /// (a filter cannot make the proxy emit a malformed header).
 pub fn split_pairs(pairs: Vec<(String, String)>) -> (Vec<(String, String)>, HeaderMap) {

@@ -75,11 +75,16 @@ pub struct PoolConfig {
 /// What the filter decided for one phase of a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict<T> {
-    /// Go on with this (possibly modified by the filter).
+    /// Go on with this. For headers and trailers, `None` when the filter changed nothing: the
+    /// caller goes on with what it gave (and need not rebuild it from pairs); `Some` pairs when
+    /// a hostcall may have changed them.
     Continue(T),
     /// Answer the client with this instead.
     Respond(LocalResponse),
 }
+
+/// A headers or trailers phase's answer: `Continue(None)` when the filter changed nothing.
+pub type HeadersVerdict = Result<Verdict<Option<Vec<(String, String)>>>, FilterFailure>;
 
 /// A response the filter produced with `proxy_send_local_response`.
 #[derive(Debug, Clone, PartialEq, Eq)]

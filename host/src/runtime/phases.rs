@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::engine::{ctx, i, Pick};
 use super::worker::{Answer, Phase, PhaseResult, StreamEvent, Worker};
 use super::{CalloutResult, FilterFailure, LocalResponse};
-use crate::abi::{Action, CallResponse};
+use crate::abi::{map_type, Action, CallResponse};
 
 /// `proxy_on_request_headers`, `proxy_on_request_body` and their response twins.
 type PhaseFn = Pick<(i32, i32, i32), i32>;
@@ -47,12 +47,12 @@ impl Worker {
         let (f, n): (PhaseFn, usize) = match event {
             StreamEvent::RequestHeaders(h, _) => {
                 let n = h.len();
-                d.request_headers = h;
+                d.give(map_type::REQUEST_HEADERS, h);
                 (|x| x.on_request_headers.as_ref(), n)
             }
             StreamEvent::ResponseHeaders(h, _) => {
                 let n = h.len();
-                d.response_headers = h;
+                d.give(map_type::RESPONSE_HEADERS, h);
                 (|x| x.on_response_headers.as_ref(), n)
             }
             StreamEvent::RequestBody(b, _) => {
@@ -73,13 +73,13 @@ impl Worker {
             }
             StreamEvent::RequestTrailers(t) => {
                 let n = t.len();
-                d.request_trailers = t;
+                d.give(map_type::REQUEST_TRAILERS, t);
                 let f: TrailersFn = |x| x.on_request_trailers.as_ref();
                 return self.finish_phase(context, phase, eos, f, (c, i(n)));
             }
             StreamEvent::ResponseTrailers(t) => {
                 let n = t.len();
-                d.response_trailers = t;
+                d.give(map_type::RESPONSE_TRAILERS, t);
                 let f: TrailersFn = |x| x.on_response_trailers.as_ref();
                 return self.finish_phase(context, phase, eos, f, (c, i(n)));
             }

@@ -12,10 +12,10 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::worker::{deliver_here, Inbox, Msg, Opening, Reply, StreamEvent};
-use super::{FilterFailure, Verdict};
+use super::{FilterFailure, HeadersVerdict, Verdict};
 
 pub(crate) type Headers = Vec<(String, String)>;
-pub(crate) type HeadersAnswer = oneshot::Receiver<Result<Verdict<Headers>, FilterFailure>>;
+pub(crate) type HeadersAnswer = oneshot::Receiver<HeadersVerdict>;
 pub(crate) type BodyAnswer = oneshot::Receiver<Result<Verdict<Bytes>, FilterFailure>>;
 
 /// One HTTP context on one worker; dropping it ends the context (`on_done`, `on_log`, `on_delete`).
@@ -142,7 +142,7 @@ impl Stream {
         &mut self,
         headers: Headers,
         end_of_stream: bool,
-    ) -> Result<Verdict<Headers>, FilterFailure> {
+    ) -> HeadersVerdict {
         answer(self.submit_request_headers(headers, end_of_stream)).await
     }
     pub async fn request_body(
@@ -152,17 +152,14 @@ impl Stream {
     ) -> Result<Verdict<Bytes>, FilterFailure> {
         answer(self.submit_request_body(chunk, end_of_stream)).await
     }
-    pub async fn request_trailers(
-        &mut self,
-        trailers: Headers,
-    ) -> Result<Verdict<Headers>, FilterFailure> {
+    pub async fn request_trailers(&mut self, trailers: Headers) -> HeadersVerdict {
         answer(self.submit_headers(StreamEvent::RequestTrailers(trailers))).await
     }
     pub async fn response_headers(
         &mut self,
         headers: Headers,
         end_of_stream: bool,
-    ) -> Result<Verdict<Headers>, FilterFailure> {
+    ) -> HeadersVerdict {
         answer(self.submit_response_headers(headers, end_of_stream)).await
     }
     pub async fn response_body(
@@ -172,10 +169,7 @@ impl Stream {
     ) -> Result<Verdict<Bytes>, FilterFailure> {
         answer(self.submit_response_body(chunk, end_of_stream)).await
     }
-    pub async fn response_trailers(
-        &mut self,
-        trailers: Headers,
-    ) -> Result<Verdict<Headers>, FilterFailure> {
+    pub async fn response_trailers(&mut self, trailers: Headers) -> HeadersVerdict {
         answer(self.submit_headers(StreamEvent::ResponseTrailers(trailers))).await
     }
 }

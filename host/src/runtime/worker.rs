@@ -22,6 +22,7 @@ use super::stream::Headers;
 use super::{
     CalloutResult, FilterFailure, Hooks, LocalResponse, PoolConfig, Shared, StartError, Verdict,
 };
+use crate::abi::map_type::*;
 use crate::abi::{Logger, PluginInfo, ProxyHost, StreamData, StreamType};
 
 /// Where a worker's messages go; sending never blocks and works from any thread.
@@ -91,13 +92,14 @@ pub(crate) enum StreamEvent {
 
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Headers(oneshot::Sender<Result<Verdict<Headers>, FilterFailure>>),
+    Headers(oneshot::Sender<super::HeadersVerdict>),
     Body(oneshot::Sender<Result<Verdict<Bytes>, FilterFailure>>),
 }
 
 /// What a phase resolved to, before it is typed for its reply.
 pub(super) enum Answer {
-    Headers(Headers),
+    /// `None`: the filter left them as the proxy gave them.
+    Headers(Option<Headers>),
     Body(Bytes),
     Respond(LocalResponse),
 }
@@ -146,14 +148,15 @@ impl Phase {
         }
     }
 
-    /// The value the proxy continues with: the current (possibly modified) headers or trailers,
-    /// or the whole buffered body, which is handed over and cleared.
+    /// The value the proxy continues with: the headers or trailers if a hostcall may have changed
+    /// them (else `None`: the proxy keeps what it gave), or the whole buffered body, which is
+    /// handed over and cleared.
     pub(super) fn value(self, d: &mut StreamData) -> Answer {
         match self {
-            Phase::RequestHeaders => Answer::Headers(d.request_headers.clone()),
-            Phase::RequestTrailers => Answer::Headers(d.request_trailers.clone()),
-            Phase::ResponseHeaders => Answer::Headers(d.response_headers.clone()),
-            Phase::ResponseTrailers => Answer::Headers(d.response_trailers.clone()),
+            Phase::RequestHeaders => Answer::Headers(d.changed(REQUEST_HEADERS).cloned()),
+            Phase::RequestTrailers => Answer::Headers(d.changed(REQUEST_TRAILERS).cloned()),
+            Phase::ResponseHeaders => Answer::Headers(d.changed(RESPONSE_HEADERS).cloned()),
+            Phase::ResponseTrailers => Answer::Headers(d.changed(RESPONSE_TRAILERS).cloned()),
             Phase::RequestBody => Answer::Body(std::mem::take(&mut d.request_body).into()),
             Phase::ResponseBody => Answer::Body(std::mem::take(&mut d.response_body).into()),
         }
@@ -496,13 +499,7 @@ impl Worker {
         }
         let Some(vm) = self.vm.as_mut() else { return };
         let root = vm.host().root_context;
-        vm.host().streams.insert(
-            context,
-            StreamData {
-                source,
-                ..StreamData::default()
-            },
-        );
+        vm.host().streams.insert(context, StreamData::new(source));
         self.slots.insert(context, Slot::default());
         let created = vm.call(
             |x| x.on_context_create.as_ref(),

@@ -1,9 +1,9 @@
 //! The proxy-wasm ABI v0.2.1 imports and the WASI preview1 subset, registered on a wasmtime
 //! `Linker`. Each import is a thin shim (`imports`, `wasi`) that decodes arguments, reads guest
-//! memory through `memory`, and delegates to a plain method of `ProxyHost` (`host`), which knows
-//! nothing of wasmtime. Hostcalls never re-enter the guest except to allocate result memory:
-//! stream continuations, local responses and context ends are recorded as `Action`s and applied by
-//! the runtime after the callback returns.
+//! memory through `memory`, and delegates to a plain method of `ProxyHost` (`host`; the header
+//! maps and buffers in `stream`), which knows nothing of wasmtime. Hostcalls never re-enter the
+//! guest except to allocate result memory: stream continuations, local responses and context
+//! ends are recorded as `Action`s and applied by the runtime after the callback returns.
 
 mod host;
 mod imports;
@@ -11,14 +11,14 @@ mod imports_io;
 pub mod map;
 pub mod memory;
 mod properties;
+mod stream;
 mod wasi;
 
 use std::sync::{Arc, Mutex};
 
-pub use host::{
-    map_type, Action, CallResponse, Logger, PluginInfo, ProxyHost, StreamData, StreamType,
-};
+pub use host::{Action, Logger, PluginInfo, ProxyHost, StreamType};
 pub use imports::register;
+pub use stream::{map_type, CallResponse, StreamData};
 pub use wasi::stub_missing_wasi;
 
 /// `proxy_status_t`.

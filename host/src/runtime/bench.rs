@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::messages::{Reply, StreamEvent};
 use super::stream::Headers;
-use super::worker::{Reply, StreamEvent, Worker};
+use super::worker::Worker;
 use super::Verdict;
 
 /// A batch of requests for one worker and where to send the time it took.

@@ -6,6 +6,7 @@
 #[cfg(feature = "testkit")]
 mod bench;
 mod engine;
+mod messages;
 mod phases;
 mod shared;
 mod stream;
@@ -21,8 +22,8 @@ pub use shared::{MetricKind, MetricSample, Shared};
 pub(crate) use stream::HeadersAnswer;
 pub use stream::Stream;
 
+pub(crate) use messages::{Inbox, Msg};
 pub(crate) use shared::QueueOwner;
-pub(crate) use worker::{Inbox, Msg};
 
 /// Starts outbound HTTP calls for the guests.
 pub trait CalloutSender: Send + Sync + 'static {

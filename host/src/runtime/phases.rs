@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use super::engine::{ctx, i, Pick};
-use super::worker::{Answer, Phase, PhaseResult, StreamEvent, Worker};
+use super::messages::{Answer, Phase, PhaseResult, StreamEvent};
+use super::worker::Worker;
 use super::{CalloutResult, FilterFailure, LocalResponse};
 use crate::abi::{map_type, Action, CallResponse};
 

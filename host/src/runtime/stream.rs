@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use super::worker::{deliver_here, Inbox, Msg, Opening, Reply, StreamEvent};
+use super::messages::{Inbox, Msg, Opening, Reply, StreamEvent};
+use super::worker::deliver_here;
 use super::{FilterFailure, HeadersVerdict, Verdict};
 
 pub(crate) type Headers = Vec<(String, String)>;

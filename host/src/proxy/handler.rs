@@ -155,9 +155,10 @@ impl Proxy {
             Ok(Verdict::Respond(local)) => return self.local(local),
             Err(failure) => return self.fail_closed(&failure),
         };
-        // `parts` goes here: what it still held of the client connection's read buffer (header
-        // values and the path are slices of it) is released before the upstream exchange, so
-        // the connection's next read reuses that buffer instead of allocating a new one.
+        // `parts` goes here. What it held of the client connection's read buffer (header values
+        // and the path are slices of it) is gone by the time the upstream answers (at the latest
+        // once the upstream request is written), so the connection's next read can reuse that
+        // buffer instead of allocating a new one.
         let Some((method, uri, mut headers)) =
             self.upstream_head(parts, edited, &original_authority)
         else {

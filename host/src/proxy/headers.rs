@@ -99,8 +99,9 @@ pub fn response_pairs(status: http::StatusCode, headers: &HeaderMap) -> Vec<(Str
 }
 
 /// The header map to go on with after a filter phase: `given`, the map the pairs were made from,
-/// when the filter changed nothing (`edited` is `None`), else the filter's pairs split back into
-/// pseudo-headers and a map (see `split_pairs`).
+/// when the filter changed nothing (`edited` is `None`; its values then pass byte for byte, even
+/// those the pairs showed the filter with replacement characters), else the filter's pairs split
+/// back into pseudo-headers and a map (see `split_pairs`).
 pub fn after_filter(
     given: HeaderMap,
     edited: Option<Vec<(String, String)>>,
@@ -218,6 +219,23 @@ mod tests {
         assert_eq!(pairs[2], ("x-bytes".to_owned(), "caf\u{fffd}".to_owned()));
         assert_eq!(pairs[3], ("x-utf8".to_owned(), "café".to_owned()));
         assert_eq!(header_pairs(&map), pairs[1..].to_vec());
+    }
+
+    #[test]
+    fn goes_on_with_the_given_map_byte_for_byte_when_the_filter_changed_nothing() {
+        let mut given = HeaderMap::new();
+        given.insert("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        given.append("set-cookie", HeaderValue::from_static("a=1"));
+        given.append("set-cookie", HeaderValue::from_static("b=2"));
+        let (pseudo_headers, map) = after_filter(given.clone(), None);
+        assert!(pseudo_headers.is_empty());
+        assert_eq!(map, given);
+        // Rebuilt from the filter's pairs, the value carries the replacement character instead.
+        let edited = header_pairs(&given);
+        let (_, rebuilt) = after_filter(given, Some(edited));
+        assert_eq!(rebuilt["x-bytes"].as_bytes(), "caf\u{fffd}".as_bytes());
+        let cookies: Vec<_> = rebuilt.get_all("set-cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
     }
 
     #[test]

@@ -62,19 +62,30 @@ impl StreamData {
 
     /// Gives the filter `pairs` as `map`, one of the four stream header maps, not yet changed.
     pub fn give(&mut self, map: i32, pairs: Vec<(String, String)>) {
-        if let Some(slot) = self.stream_map(map) {
+        if let (Some(bit), Some(slot)) = (edit_bit(map), self.stream_map(map)) {
             *slot = pairs;
-            self.edited &= !(1 << map);
+            self.edited &= !bit;
         }
     }
 
     /// The pairs of `map` (one of the four stream header maps) when a hostcall may have
     /// changed them since they were given; `None` when none did.
     pub fn changed(&self, map: i32) -> Option<&Vec<(String, String)>> {
-        use map_type::*;
-        if self.edited & (1 << map) == 0 {
+        let bit = edit_bit(map)?;
+        if self.edited & bit == 0 {
             return None;
         }
+        self.stream_map_ref(map)
+    }
+
+    /// One of the four stream header maps, for a change: it counts as edited from here on.
+    fn edit(&mut self, map: i32) -> Option<&mut Vec<(String, String)>> {
+        self.edited |= edit_bit(map)?;
+        self.stream_map(map)
+    }
+
+    fn stream_map_ref(&self, map: i32) -> Option<&Vec<(String, String)>> {
+        use map_type::*;
         match map {
             REQUEST_HEADERS => Some(&self.request_headers),
             REQUEST_TRAILERS => Some(&self.request_trailers),
@@ -82,12 +93,6 @@ impl StreamData {
             RESPONSE_TRAILERS => Some(&self.response_trailers),
             _ => None,
         }
-    }
-
-    /// One of the four stream header maps, for a change: it counts as edited from here on.
-    fn edit(&mut self, map: i32) -> Option<&mut Vec<(String, String)>> {
-        self.edited |= 1 << map;
-        self.stream_map(map)
     }
 
     fn stream_map(&mut self, map: i32) -> Option<&mut Vec<(String, String)>> {
@@ -100,6 +105,14 @@ impl StreamData {
             _ => None,
         }
     }
+}
+
+/// `map`'s bit in `StreamData::edited`: the four stream header maps are map types 0 to 3.
+fn edit_bit(map: i32) -> Option<u8> {
+    use map_type::*;
+    (REQUEST_HEADERS..=RESPONSE_TRAILERS)
+        .contains(&map)
+        .then(|| 1 << map)
 }
 
 /// The callout answer being delivered in `proxy_on_http_call_response`.
@@ -124,10 +137,10 @@ impl ProxyHost {
     fn map_ref(&self, map: i32) -> Result<&Vec<(String, String)>, Status> {
         use map_type::*;
         match map {
-            REQUEST_HEADERS => Ok(&self.stream()?.request_headers),
-            REQUEST_TRAILERS => Ok(&self.stream()?.request_trailers),
-            RESPONSE_HEADERS => Ok(&self.stream()?.response_headers),
-            RESPONSE_TRAILERS => Ok(&self.stream()?.response_trailers),
+            REQUEST_HEADERS | REQUEST_TRAILERS | RESPONSE_HEADERS | RESPONSE_TRAILERS => self
+                .stream()?
+                .stream_map_ref(map)
+                .ok_or(Status::BadArgument),
             HTTP_CALL_RESPONSE_HEADERS => {
                 Ok(&self.call_response.as_ref().ok_or(Status::NotFound)?.headers)
             }

@@ -7,18 +7,28 @@
 #   ours-first   oidc-host, a pool of distinct tokens, none sent twice (first seen by the filter)
 #   apache-seen  Apache httpd + mod_auth_openidc (AuthType oauth20), the same single token
 #   apache-first Apache httpd + mod_auth_openidc, the same pool of tokens
+#   *-paced      upstream, nginx-hop, ours-seen and apache-seen again at a fixed offered load
 #
 # wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run; the first-seen runs last
 # FIRST_DURATION seconds so that the pool of TOKENS tokens is not exhausted (checked: a run that
 # would repeat a token is reported). Prints requests/s, p50 and p99 per run, the
 # ratios, non-2xx counts, and the gateway's memory (VmRSS sampled during its runs, VmHWM).
 #
+# Latency added is measured apart from throughput: at saturation each wrk connection sends again as
+# soon as it has an answer, so a p99 there mostly says how long requests wait while the cores run
+# another process. The paced runs offer the upstream, the nginx hop, ours and Apache the same
+# load, about PACE_RATE requests/s (each connection waits before its next request, see
+# load/paced.lua), well below what any of them can serve, and compare their p99 with the
+# upstream's at that load.
+#
 # Usage: benches/load/compare.sh            (from the repository root; root or sudo for apt-get)
 # Environment: DURATION (default 10), FIRST_DURATION (default 2), TOKENS (default 30000),
-# CONNECTIONS (default 32), KEEP=1 keeps the working directory (configs, logs, wrk output),
-# PORT_BASE (default 18080; the four servers listen on PORT_BASE..PORT_BASE+3, so two runs on one
-# machine can use different bases), OIDC_HOST=path runs that oidc-host binary instead of building
-# target/release/oidc-host (to compare two builds back to back under the same conditions).
+# CONNECTIONS (default 32), PACE_RATE (default 5000 requests/s offered in the paced runs),
+# PACE_DURATION (default 10 seconds per paced run), KEEP=1 keeps the working directory (configs,
+# logs, wrk output), PORT_BASE (default 18080; the four servers listen on PORT_BASE..PORT_BASE+3,
+# so two runs on one machine can use different bases), OIDC_HOST=path runs that oidc-host binary
+# instead of building target/release/oidc-host (to compare two builds back to back under the same
+# conditions).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,6 +36,10 @@ DURATION=${DURATION:-10}
 FIRST_DURATION=${FIRST_DURATION:-2}
 TOKENS=${TOKENS:-30000}
 CONNECTIONS=${CONNECTIONS:-32}
+PACE_RATE=${PACE_RATE:-5000}
+PACE_DURATION=${PACE_DURATION:-10}
+# wrk waits whole milliseconds between a connection's requests.
+PACE_MS=$(awk -v c="$CONNECTIONS" -v r="$PACE_RATE" 'BEGIN { m = int(c * 1000 / r + 0.5); print (m < 1 ? 1 : m) }')
 if [ -n "${OIDC_HOST:-}" ]; then OIDC_HOST=$(realpath "$OIDC_HOST"); fi
 PORT_BASE=${PORT_BASE:-18080}
 P_UP=$PORT_BASE P_HOP=$((PORT_BASE + 1)) P_OURS=$((PORT_BASE + 2)) P_APACHE=$((PORT_BASE + 3))
@@ -217,14 +231,19 @@ HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$OURS/status")
 RSS_MAX=$(cat "$WORK/rss.max" 2>/dev/null || echo 0)
 run apache-seen $P_APACHE "$DURATION" -H "Authorization: Bearer $SEEN"
 run apache-first $P_APACHE "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+PACED=(upstream-paced nginx-hop-paced ours-paced apache-paced)
+run upstream-paced $P_UP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
+run nginx-hop-paced $P_HOP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
+run ours-paced $P_OURS "$PACE_DURATION" -H "Authorization: Bearer $SEEN" -s benches/load/paced.lua -- "$PACE_MS"
+run apache-paced $P_APACHE "$PACE_DURATION" -H "Authorization: Bearer $SEEN" -s benches/load/paced.lua -- "$PACE_MS"
 
 # --- report --------------------------------------------------------------------------------------
 echo
 echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run, first-seen runs ${FIRST_DURATION}s over $TOKENS distinct tokens; $(nproc) cores"
-printf '%-13s %12s %9s %10s %10s %8s  %s\n' run "requests/s" requests "p50 ms" "p99 ms" non-2xx "socket errors"
+printf '%-16s %12s %9s %10s %10s %8s  %s\n' run "requests/s" requests "p50 ms" "p99 ms" non-2xx "socket errors"
 fail=0
-for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first; do
-  printf '%-13s %12s %9s %10s %10s %8s  %s\n' "$r" "${RPS[$r]}" "${COUNT[$r]}" "${P50[$r]}" "${P99[$r]}" "${NON2XX[$r]}" "${ERRS[$r]}"
+for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first "${PACED[@]}"; do
+  printf '%-16s %12s %9s %10s %10s %8s  %s\n' "$r" "${RPS[$r]}" "${COUNT[$r]}" "${P50[$r]}" "${P99[$r]}" "${NON2XX[$r]}" "${ERRS[$r]}"
   [ "${NON2XX[$r]}" = 0 ] || fail=1
 done
 for r in ours-first apache-first; do
@@ -233,14 +252,18 @@ for r in ours-first apache-first; do
       "raise TOKENS or lower FIRST_DURATION"
   fi
 done
+echo "paced runs: each connection waits 1..$((2 * PACE_MS - 1)) ms (mean ${PACE_MS}) before its next request (about $PACE_RATE requests/s offered), ${PACE_DURATION}s each; the seen-before token"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "ours-seen / apache-seen:    $(ratio "${RPS[ours-seen]}" "${RPS[apache-seen]}")x  (target >= 2.5)"
 echo "ours-first / apache-first:  $(ratio "${RPS[ours-first]}" "${RPS[apache-first]}")x  (target >= 1.0)"
 echo "ours-seen / nginx-hop:      $(ratio "${RPS[ours-seen]}" "${RPS[nginx-hop]}")x  (target >= 0.70)"
 echo "ours-first / nginx-hop:     $(ratio "${RPS[ours-first]}" "${RPS[nginx-hop]}")x"
-echo "p99 added over upstream:    ours-seen $(awk -v a="${P99[ours-seen]}" -v b="${P99[upstream]}" 'BEGIN{printf "%.3f", a-b}') ms," \
-  "ours-first $(awk -v a="${P99[ours-first]}" -v b="${P99[upstream]}" 'BEGIN{printf "%.3f", a-b}') ms  (target <= 1 ms)"
+added() { awk -v a="${P99[$1]}" -v b="${P99[$2]}" 'BEGIN { printf "%.3f", a - b }'; }
+echo "p99 added over upstream, paced: ours $(added ours-paced upstream-paced) ms (target <= 1 ms)," \
+  "nginx hop $(added nginx-hop-paced upstream-paced) ms, Apache $(added apache-paced upstream-paced) ms"
+echo "p99 added at saturation:    ours-seen $(added ours-seen upstream) ms," \
+  "ours-first $(added ours-first upstream) ms  (target <= 1 ms)"
 echo "gateway memory (2 workers): max VmRSS sampled $((RSS_MAX / 1024)) MiB, VmHWM $((HWM / 1024)) MiB  (target <= 64 MiB)"
 if [ "$fail" = 0 ]; then echo "no non-2xx responses"; else echo "NON-2XX RESPONSES UNDER LOAD"; fi
 exit "$fail"

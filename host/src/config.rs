@@ -23,7 +23,7 @@ pub const DEFAULT_PLUGIN_NAME: &str = "oidc";
 /// An invalid or unreadable host configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]

@@ -1,5 +1,5 @@
-//! The `oidc-host` binary: `check` accepting and refusing configurations, and `run` draining an
-//! in-flight request on SIGTERM before exiting 0.
+//! The `oidc-host` binary: `check` accepting and refusing configurations (each cause named once),
+//! and `run` draining an in-flight request on SIGTERM before exiting 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -70,6 +70,29 @@ fn check_refuses_a_missing_file() {
     let output = check(std::path::Path::new("/nonexistent/gateway.yaml"));
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/gateway.yaml"));
+}
+
+/// The last line of stderr: the `error: …` line `main` prints after the logs.
+fn error_line(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr.lines().last().unwrap_or_default();
+    assert!(line.starts_with("error: "), "{stderr}");
+    line.to_owned()
+}
+
+#[test]
+fn a_refusal_names_each_cause_once() {
+    let output = check(std::path::Path::new("/nonexistent/gateway.yaml"));
+    let line = error_line(&output);
+    assert_eq!(
+        line.matches("No such file or directory").count(),
+        1,
+        "{line}"
+    );
+
+    let config = write_config("check-cause-once", &rejecting_guest(), "http://127.0.0.1:9");
+    let line = error_line(&check(&config));
+    assert_eq!(line.matches(REJECT_REASON).count(), 1, "{line}");
 }
 
 /// An upstream that answers one request only when told to, and reports when it has received it.

@@ -52,7 +52,16 @@ enum Command {
     },
 }
 
-fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
+/// Installs the log subscriber. Lines are formatted on the thread that logs them and written to
+/// stderr by a writer thread, so a worker serving requests never waits on the terminal, a pipe or
+/// the disk for its audit line; the channel between them does not drop lines (a logger that
+/// falls far behind slows the workers down instead). Colours only when stderr is a terminal.
+/// The returned guard flushes what is still queued when dropped.
+fn init_logging(
+    format: LogFormat,
+    level: Option<&str>,
+) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
         Some(level) => {
@@ -60,22 +69,32 @@ fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<()> {
         }
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        // Lines queued while the writer was busy go out in one write; it flushes whenever the
+        // queue is empty.
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-    Ok(())
+    Ok(guard)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(error) = init_logging(cli.log_format, cli.log_level.as_deref()) {
-        eprintln!("error: {error:#}");
-        return ExitCode::from(2);
-    }
+    let log_writer = match init_logging(cli.log_format, cli.log_level.as_deref()) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -93,6 +112,10 @@ fn main() -> ExitCode {
             Command::Demo { port } => demo(port).await,
         }
     });
+    // Everything logged goes out before the final word: the workers stop with the runtime, then
+    // the writer drains its queue.
+    drop(runtime);
+    drop(log_writer);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

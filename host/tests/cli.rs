@@ -1,5 +1,6 @@
-//! The `oidc-host` binary: `check` accepting and refusing configurations (each cause named once),
-//! and `run` draining an in-flight request on SIGTERM before exiting 0.
+//! The `oidc-host` binary: `check` accepting and refusing configurations (each cause named once,
+//! logs plain and complete when stderr is not a terminal), and `run` draining an in-flight request
+//! on SIGTERM before exiting 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -93,6 +94,20 @@ fn a_refusal_names_each_cause_once() {
     let config = write_config("check-cause-once", &rejecting_guest(), "http://127.0.0.1:9");
     let line = error_line(&check(&config));
     assert_eq!(line.matches(REJECT_REASON).count(), 1, "{line}");
+}
+
+#[test]
+fn logs_written_to_a_pipe_are_plain_text_and_all_there_at_exit() {
+    let config = write_config("check-plain-logs", &rejecting_guest(), "http://127.0.0.1:9");
+    let output = check(&config);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains('\x1b'), "terminal escapes in {stderr:?}");
+    // The filter's own log line (written by the log thread) comes before the final error line.
+    let logged = stderr
+        .lines()
+        .position(|l| l.contains("ERROR") && l.contains(REJECT_REASON));
+    let last = stderr.lines().count().checked_sub(1);
+    assert!(logged.is_some() && logged < last, "{stderr}");
 }
 
 /// An upstream that answers one request only when told to, and reports when it has received it.

@@ -15,4 +15,5 @@ pub mod demo;
 pub mod echo;
 pub mod embedded;
 pub mod issuer;
+pub mod logs;
 pub mod proxy;

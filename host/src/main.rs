@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use oidc_host::config::HostConfig;
+use oidc_host::logs;
 use oidc_host::proxy::{self, Gateway};
 
 #[derive(Parser)]
@@ -53,14 +54,10 @@ enum Command {
 }
 
 /// Installs the log subscriber. Lines are formatted on the thread that logs them and written to
-/// stderr by a writer thread, so a worker serving requests never waits on the terminal, a pipe or
-/// the disk for its audit line; the channel between them does not drop lines (a logger that
-/// falls far behind slows the workers down instead). Colours only when stderr is a terminal.
-/// The returned guard flushes what is still queued when dropped.
-fn init_logging(
-    format: LogFormat,
-    level: Option<&str>,
-) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+/// stderr by a flusher thread (`oidc_host::logs`), so a worker serving requests neither writes
+/// nor wakes anyone for its audit line. Colours only when stderr is a terminal. The returned
+/// flusher writes what is still buffered when dropped.
+fn init_logging(format: LogFormat, level: Option<&str>) -> anyhow::Result<logs::Flusher> {
     use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = match level {
@@ -69,12 +66,8 @@ fn init_logging(
         }
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
     };
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        // Lines queued while the writer was busy go out in one write; it flushes whenever the
-        // queue is empty.
-        .finish(std::io::BufWriter::new(std::io::stderr()));
+    let (writer, flusher) = logs::buffered(std::io::stderr(), logs::FlushPolicy::default())
+        .context("cannot start the log thread")?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -83,13 +76,13 @@ fn init_logging(
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
-    Ok(guard)
+    Ok(flusher)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let log_writer = match init_logging(cli.log_format, cli.log_level.as_deref()) {
-        Ok(guard) => guard,
+    let log_flusher = match init_logging(cli.log_format, cli.log_level.as_deref()) {
+        Ok(flusher) => flusher,
         Err(error) => {
             eprintln!("error: {error:#}");
             return ExitCode::from(2);
@@ -113,9 +106,9 @@ fn main() -> ExitCode {
         }
     });
     // Everything logged goes out before the final word: the workers stop with the runtime, then
-    // the writer drains its queue.
+    // the flusher writes what they logged.
     drop(runtime);
-    drop(log_writer);
+    drop(log_flusher);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

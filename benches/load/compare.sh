@@ -9,10 +9,15 @@
 #   apache-first Apache httpd + mod_auth_openidc, the same pool of tokens
 #   *-paced      upstream, nginx-hop, ours-seen and apache-seen again at a fixed offered load
 #
-# wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run; the first-seen runs last
-# FIRST_DURATION seconds so that the pool of TOKENS tokens is not exhausted (checked: a run that
-# would repeat a token is reported). Prints requests/s, p50 and p99 per run, the
-# ratios, non-2xx counts, and the gateway's memory (VmRSS sampled during its runs, VmHWM).
+# wrk with keep-alive: 1 thread, 32 connections, DURATION seconds per run. The first-seen runs are
+# FIRST_ROUNDS rounds of FIRST_DURATION seconds, ours and Apache taking turns, each proxy going on
+# through the pool of TOKENS tokens where its last round stopped, so that no token reaches a proxy
+# twice (checked: a pool too small is reported). The paced runs are PACE_ROUNDS rounds of
+# PACE_DURATION seconds, the four servers taking turns. Interleaved rounds keep a few seconds of
+# disturbance on this kind of machine (a VM switching between a fast and a slow state, a
+# neighbour's burst) from deciding a comparison: each row of rounds reports the median round and
+# the rounds are printed too. Prints requests/s, p50 and p99 per run, the ratios, non-2xx counts,
+# and the gateway's memory (VmRSS sampled during its runs, VmHWM).
 #
 # Latency added is measured apart from throughput: at saturation each wrk connection sends again as
 # soon as it has an answer, so a p99 there mostly says how long requests wait while the cores run
@@ -22,9 +27,10 @@
 # upstream's at that load.
 #
 # Usage: benches/load/compare.sh            (from the repository root; root or sudo for apt-get)
-# Environment: DURATION (default 10), FIRST_DURATION (default 2), TOKENS (default 30000),
-# CONNECTIONS (default 32), PACE_RATE (default 5000 requests/s offered in the paced runs),
-# PACE_DURATION (default 10 seconds per paced run), KEEP=1 keeps the working directory (configs,
+# Environment: DURATION (default 10), FIRST_ROUNDS (default 3), FIRST_DURATION (default 1 second
+# per round), TOKENS (default 40000), CONNECTIONS (default 32), PACE_RATE (default 5000
+# requests/s offered in the paced runs), PACE_ROUNDS (default 5), PACE_DURATION (default 4 seconds
+# per paced round), KEEP=1 keeps the working directory (configs,
 # logs, wrk output), PORT_BASE (default 18080; the four servers listen on PORT_BASE..PORT_BASE+3,
 # so two runs on one machine can use different bases), OIDC_HOST=path runs that oidc-host binary
 # instead of building target/release/oidc-host (to compare two builds back to back under the same
@@ -33,11 +39,13 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DURATION=${DURATION:-10}
-FIRST_DURATION=${FIRST_DURATION:-2}
-TOKENS=${TOKENS:-30000}
+FIRST_ROUNDS=${FIRST_ROUNDS:-3}
+FIRST_DURATION=${FIRST_DURATION:-1}
+TOKENS=${TOKENS:-40000}
 CONNECTIONS=${CONNECTIONS:-32}
 PACE_RATE=${PACE_RATE:-5000}
-PACE_DURATION=${PACE_DURATION:-10}
+PACE_ROUNDS=${PACE_ROUNDS:-5}
+PACE_DURATION=${PACE_DURATION:-4}
 # wrk waits whole milliseconds between a connection's requests.
 PACE_MS=$(awk -v c="$CONNECTIONS" -v r="$PACE_RATE" 'BEGIN { m = int(c * 1000 / r + 0.5); print (m < 1 ? 1 : m) }')
 if [ -n "${OIDC_HOST:-}" ]; then OIDC_HOST=$(realpath "$OIDC_HOST"); fi
@@ -226,20 +234,56 @@ sample_rss &
 SAMPLER=$!
 PIDS+=($SAMPLER)
 run ours-seen $P_OURS "$DURATION" -H "Authorization: Bearer $SEEN"
-run ours-first $P_OURS "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt"
+run apache-seen $P_APACHE "$DURATION" -H "Authorization: Bearer $SEEN"
+
+median() { # numbers -> the middle one (the mean of the middle two for an even count)
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+declare -A ROUNDS_OF
+rounds_done() { # name rounds: the name's row is the median of its rounds name-1..name-rounds
+  local name=$1 n=$2 i rps=() p50=() p99=() count=0 non2xx=0 errs=none
+  for i in $(seq 1 "$n"); do
+    rps+=("${RPS[$name-$i]}") p50+=("${P50[$name-$i]}") p99+=("${P99[$name-$i]}")
+    count=$((count + ${COUNT[$name-$i]})) non2xx=$((non2xx + ${NON2XX[$name-$i]}))
+    [ "${ERRS[$name-$i]}" = none ] || errs="${ERRS[$name-$i]}"
+  done
+  RPS[$name]=$(median "${rps[@]}") P50[$name]=$(median "${p50[@]}") P99[$name]=$(median "${p99[@]}")
+  COUNT[$name]=$count NON2XX[$name]=$non2xx ERRS[$name]=$errs
+  ROUNDS_OF[$name]="rps ${rps[*]}; p99 ms ${p99[*]}"
+}
+
+declare -A NEXT_TOKEN=([ours-first]=1 [apache-first]=1)
+for i in $(seq 1 "$FIRST_ROUNDS"); do
+  for name in ours-first apache-first; do
+    port=$P_OURS
+    [ "$name" = apache-first ] && port=$P_APACHE
+    run "$name-$i" "$port" "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt" \
+      "${NEXT_TOKEN[$name]}"
+    # Up to one request per connection was sent but not answered when wrk stopped: skip those.
+    NEXT_TOKEN[$name]=$((${NEXT_TOKEN[$name]} + ${COUNT[$name-$i]} + CONNECTIONS))
+  done
+done
+rounds_done ours-first "$FIRST_ROUNDS"
+rounds_done apache-first "$FIRST_ROUNDS"
+
+PACED=(upstream-paced nginx-hop-paced ours-paced apache-paced)
+for i in $(seq 1 "$PACE_ROUNDS"); do
+  run "upstream-paced-$i" $P_UP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
+  run "nginx-hop-paced-$i" $P_HOP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
+  run "ours-paced-$i" $P_OURS "$PACE_DURATION" -H "Authorization: Bearer $SEEN" \
+    -s benches/load/paced.lua -- "$PACE_MS"
+  run "apache-paced-$i" $P_APACHE "$PACE_DURATION" -H "Authorization: Bearer $SEEN" \
+    -s benches/load/paced.lua -- "$PACE_MS"
+done
+for name in "${PACED[@]}"; do rounds_done "$name" "$PACE_ROUNDS"; done
+# Every run of ours is over: the high-water mark covers them all.
 HWM=$(awk '/^VmHWM/ {print $2}' "/proc/$OURS/status")
 RSS_MAX=$(cat "$WORK/rss.max" 2>/dev/null || echo 0)
-run apache-seen $P_APACHE "$DURATION" -H "Authorization: Bearer $SEEN"
-run apache-first $P_APACHE "$FIRST_DURATION" -s benches/load/tokens.lua -- "$WORK/tokens.txt"
-PACED=(upstream-paced nginx-hop-paced ours-paced apache-paced)
-run upstream-paced $P_UP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
-run nginx-hop-paced $P_HOP "$PACE_DURATION" -s benches/load/paced.lua -- "$PACE_MS"
-run ours-paced $P_OURS "$PACE_DURATION" -H "Authorization: Bearer $SEEN" -s benches/load/paced.lua -- "$PACE_MS"
-run apache-paced $P_APACHE "$PACE_DURATION" -H "Authorization: Bearer $SEEN" -s benches/load/paced.lua -- "$PACE_MS"
 
 # --- report --------------------------------------------------------------------------------------
 echo
-echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run, first-seen runs ${FIRST_DURATION}s over $TOKENS distinct tokens; $(nproc) cores"
+echo "wrk -t1 -c$CONNECTIONS, ${DURATION}s per run, first-seen: median of $FIRST_ROUNDS rounds of ${FIRST_DURATION}s over $TOKENS distinct tokens; $(nproc) cores"
 printf '%-16s %12s %9s %10s %10s %8s  %s\n' run "requests/s" requests "p50 ms" "p99 ms" non-2xx "socket errors"
 fail=0
 for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first "${PACED[@]}"; do
@@ -247,12 +291,16 @@ for r in upstream nginx-hop ours-seen ours-first apache-seen apache-first "${PAC
   [ "${NON2XX[$r]}" = 0 ] || fail=1
 done
 for r in ours-first apache-first; do
-  if [ "${COUNT[$r]}" -gt "$TOKENS" ]; then
-    echo "note: $r sent ${COUNT[$r]} requests over $TOKENS tokens, so some tokens were sent twice;" \
-      "raise TOKENS or lower FIRST_DURATION"
+  if [ "$((${NEXT_TOKEN[$r]} - 1))" -gt "$TOKENS" ]; then
+    echo "note: $r went through $((${NEXT_TOKEN[$r]} - 1)) tokens of a pool of $TOKENS, so some" \
+      "were sent twice; raise TOKENS or lower FIRST_DURATION"
   fi
 done
-echo "paced runs: each connection waits 1..$((2 * PACE_MS - 1)) ms (mean ${PACE_MS}) before its next request (about $PACE_RATE requests/s offered), ${PACE_DURATION}s each; the seen-before token"
+echo "paced: median of $PACE_ROUNDS rounds of ${PACE_DURATION}s; each connection waits 1..$((2 * PACE_MS - 1)) ms (mean ${PACE_MS}) before its next request (about $PACE_RATE requests/s offered); the seen-before token"
+echo "rounds, in order:"
+for r in ours-first apache-first "${PACED[@]}"; do
+  printf '  %-16s %s\n' "$r" "${ROUNDS_OF[$r]}"
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "ours-seen / apache-seen:    $(ratio "${RPS[ours-seen]}" "${RPS[apache-seen]}")x  (target >= 2.5)"

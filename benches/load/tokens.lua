@@ -1,6 +1,7 @@
--- wrk script: each request carries the next token of the file given after the URL. The caller
--- keeps the run short enough that no token is sent twice (compare.sh checks the request count),
--- so every request carries a token the proxy has not seen before.
+-- wrk script: each request carries the next token of the file given after the URL, starting at
+-- the line given next (1 when absent), so that a later run can go on where an earlier one
+-- stopped. The caller keeps the runs short enough that no token is sent twice (compare.sh checks
+-- the request counts), so every request carries a token the proxy has not seen before.
 local tokens = {}
 local sent = 0
 
@@ -10,6 +11,7 @@ function init(args)
       tokens[#tokens + 1] = line
     end
   end
+  sent = (tonumber(args[2]) or 1) - 1
 end
 
 function request()

@@ -121,6 +121,10 @@ fn flush_loop<W: Write>(shared: &Shared, mut out: W) {
             // rather than held, or the loggers would end up waiting forever.
             let _ = out.write_all(&writing).and_then(|()| out.flush());
             writing.clear();
+            // After a burst (loggers outpacing a slow stderr), give the memory back.
+            if writing.capacity() > 4 * shared.policy.flush_at {
+                writing.shrink_to(shared.policy.flush_at);
+            }
         }
         if closed && shared.lock().pending.is_empty() {
             return;

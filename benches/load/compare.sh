@@ -15,9 +15,10 @@
 # twice (checked: a pool too small is reported). The paced runs are PACE_ROUNDS rounds of
 # PACE_DURATION seconds, the four servers taking turns. Interleaved rounds keep a few seconds of
 # disturbance on this kind of machine (a VM switching between a fast and a slow state, a
-# neighbour's burst) from deciding a comparison: each row of rounds reports the median round and
-# the rounds are printed too. Prints requests/s, p50 and p99 per run, the ratios, non-2xx counts,
-# and the gateway's memory (VmRSS sampled during its runs, VmHWM).
+# neighbour's burst) from deciding a comparison: each figure of a row of rounds (requests/s, p50,
+# p99) is its median over the rounds, and the rounds are printed too. Prints requests/s, p50 and
+# p99 per run, the ratios, non-2xx counts, and the gateway's memory (VmRSS sampled during its
+# runs, VmHWM).
 #
 # Latency added is measured apart from throughput: at saturation each wrk connection sends again as
 # soon as it has an answer, so a p99 there mostly says how long requests wait while the cores run
@@ -241,7 +242,7 @@ median() { # numbers -> the middle one (the mean of the middle two for an even c
     END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 declare -A ROUNDS_OF
-rounds_done() { # name rounds: the name's row is the median of its rounds name-1..name-rounds
+rounds_done() { # name rounds: each figure of the name's row is the median over name-1..name-rounds
   local name=$1 n=$2 i rps=() p50=() p99=() count=0 non2xx=0 errs=none
   for i in $(seq 1 "$n"); do
     rps+=("${RPS[$name-$i]}") p50+=("${P50[$name-$i]}") p99+=("${P99[$name-$i]}")

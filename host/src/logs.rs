@@ -113,7 +113,9 @@ fn flush_loop<W: Write>(shared: &Shared, mut out: W) {
                 })
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             std::mem::swap(&mut state.pending, &mut writing);
-            shared.drained.notify_all();
+            if state.waiting > 0 {
+                shared.drained.notify_all();
+            }
             state.closed
         };
         if !writing.is_empty() {
@@ -126,7 +128,8 @@ fn flush_loop<W: Write>(shared: &Shared, mut out: W) {
                 writing.shrink_to(shared.policy.flush_at);
             }
         }
-        if closed && shared.lock().pending.is_empty() {
+        // Once closed, loggers append nothing more: this pass took the last of it.
+        if closed {
             return;
         }
     }

@@ -5,8 +5,9 @@
 //! Two kernels behind one trait, `Kernel`:
 //! - `Scalar`: 64-bit products, four per loop step. Native builds use it, and so do wasm builds
 //!   without `simd128`.
-//! - `Lanes`: two 64-bit lanes fed by `i64x2.extmul_low_i32x4_u` (two 32×32→64 products per
-//!   instruction, which wasm32 has no scalar equivalent of), sixteen products a loop step. The
+//! - `Lanes`: two 64-bit lanes fed by `i64x2.extmul_{low,high}_i32x4_u` (two 32×32→64 products
+//!   per instruction, which wasm32 has no scalar equivalent of) on four limbs per vector,
+//!   sixteen products a loop step. The
 //!   wasm module uses it when built with `simd128` (see `.cargo/config.toml`). It is written
 //!   against `LaneOps`, so the tests run the very same lane logic natively on an emulation of
 //!   the two lanes.
@@ -85,6 +86,11 @@ pub(super) trait LaneOps {
     fn pair(low: u32, high: u32) -> Self::V;
     /// `acc + (x0·y0, x1·y1)` over the low two 32-bit lanes: one extending multiply.
     fn mul_add(acc: Self::V, x: Self::V, y: Self::V) -> Self::V;
+    /// `acc + (x0·y0 + x2·y2, x1·y1 + x3·y3)`: four limbs of each factor in one vector, an
+    /// extending multiply of the low halves and one of the high halves. `veil` is `veil()`.
+    fn mul_add4(acc: Self::V, x: &[u32; 4], y: &[u32; 4], veil: Self::V) -> Self::V;
+    /// Zero, as a value the compiler cannot see is zero (see `Simd128`).
+    fn veil() -> Self::V;
     /// `a + b`, lane by lane.
     fn add(a: Self::V, b: Self::V) -> Self::V;
     /// The sum of the two lanes.
@@ -95,13 +101,12 @@ pub(super) trait LaneOps {
 /// summed in a tree, so the chain through `acc` is one add per eight limbs.
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn mul_add8<L: LaneOps>(acc: L::V, x: &[u32; 8], y: &[u32; 8]) -> L::V {
+fn mul_add8<L: LaneOps>(acc: L::V, x: &[u32; 8], y: &[u32; 8], veil: L::V) -> L::V {
     let zero = L::zero();
-    let p0 = L::mul_add(zero, L::pair(x[0], x[1]), L::pair(y[0], y[1]));
-    let p1 = L::mul_add(p0, L::pair(x[2], x[3]), L::pair(y[2], y[3]));
-    let p2 = L::mul_add(zero, L::pair(x[4], x[5]), L::pair(y[4], y[5]));
-    let p3 = L::mul_add(p2, L::pair(x[6], x[7]), L::pair(y[6], y[7]));
-    L::add(acc, L::add(p1, p3))
+    let ((x, _), (y, _)) = (x.as_chunks::<4>(), y.as_chunks::<4>());
+    let p0 = L::mul_add4(zero, &x[0], &y[0], veil);
+    let p1 = L::mul_add4(zero, &x[1], &y[1], veil);
+    L::add(acc, L::add(p0, p1))
 }
 
 /// Sixteen limbs as two times eight.
@@ -150,16 +155,17 @@ impl<L: LaneOps> Kernel for Lanes<L> {
     #[inline(always)]
     fn dot(x: &[u32], y: &[u32]) -> u64 {
         let y = &y[..x.len()];
+        let veil = L::veil();
         let mut acc = L::zero();
         let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<16>(), y.as_chunks::<16>());
         for (a, b) in xs.iter().zip(ys) {
             for (a, b) in halves(a).iter().zip(halves(b)) {
-                acc = mul_add8::<L>(acc, a, b);
+                acc = mul_add8::<L>(acc, a, b, veil);
             }
         }
         let ((xs, x_rest), (ys, y_rest)) = (x_rest.as_chunks::<8>(), y_rest.as_chunks::<8>());
         if let (Some(a), Some(b)) = (xs.first(), ys.first()) {
-            acc = mul_add8::<L>(acc, a, b);
+            acc = mul_add8::<L>(acc, a, b, veil);
         }
         L::sum(Self::rest(acc, x_rest, y_rest))
     }
@@ -168,6 +174,7 @@ impl<L: LaneOps> Kernel for Lanes<L> {
     fn dot2(x: &[u32], y: &[u32], u: &[u32], v: &[u32]) -> u64 {
         let len = x.len();
         let (y, u, v) = (&y[..len], &u[..len], &v[..len]);
+        let veil = L::veil();
         let mut acc = L::zero();
         let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<16>(), y.as_chunks::<16>());
         let ((us, u_rest), (vs, v_rest)) = (u.as_chunks::<16>(), v.as_chunks::<16>());
@@ -177,7 +184,7 @@ impl<L: LaneOps> Kernel for Lanes<L> {
                 .zip(halves(b))
                 .zip(halves(c).iter().zip(halves(d)))
             {
-                acc = mul_add8::<L>(mul_add8::<L>(acc, a, b), c, d);
+                acc = mul_add8::<L>(mul_add8::<L>(acc, a, b, veil), c, d, veil);
             }
         }
         let ((xs, x_rest), (ys, y_rest)) = (x_rest.as_chunks::<8>(), y_rest.as_chunks::<8>());
@@ -185,7 +192,7 @@ impl<L: LaneOps> Kernel for Lanes<L> {
         if let (Some(a), Some(b), Some(c), Some(d)) =
             (xs.first(), ys.first(), us.first(), vs.first())
         {
-            acc = mul_add8::<L>(mul_add8::<L>(acc, a, b), c, d);
+            acc = mul_add8::<L>(mul_add8::<L>(acc, a, b, veil), c, d, veil);
         }
         let acc = Self::rest(Self::rest(acc, x_rest, y_rest), u_rest, v_rest);
         L::sum(acc)
@@ -215,6 +222,28 @@ impl LaneOps for Simd128 {
     fn mul_add(acc: Self::V, x: Self::V, y: Self::V) -> Self::V {
         use core::arch::wasm32::{i64x2_add, u64x2_extmul_low_u32x4};
         i64x2_add(acc, u64x2_extmul_low_u32x4(x, y))
+    }
+
+    #[inline(always)]
+    fn mul_add4(acc: Self::V, x: &[u32; 4], y: &[u32; 4], veil: Self::V) -> Self::V {
+        use core::arch::wasm32::{
+            i64x2_add, u32x4, u64x2_extmul_high_u32x4, u64x2_extmul_low_u32x4, v128_or,
+        };
+        // Without the veil LLVM rewrites the extending multiplies of loaded limbs into
+        // zero-extending loads (`v128.load32x2_u`) and a full `i64x2.mul`, which Cranelift lowers
+        // to one `vpmullq` only with AVX-512; on other x86 CPUs to three `pmuludq`, three shifts
+        // and two adds. Kept as `i64x2.extmul_{low,high}_i32x4_u`, each is a `pshufd` per
+        // operand and one `pmuludq` there.
+        let a = v128_or(u32x4(x[0], x[1], x[2], x[3]), veil);
+        let b = v128_or(u32x4(y[0], y[1], y[2], y[3]), veil);
+        let low = u64x2_extmul_low_u32x4(a, b);
+        let high = u64x2_extmul_high_u32x4(a, b);
+        i64x2_add(acc, i64x2_add(low, high))
+    }
+
+    #[inline(always)]
+    fn veil() -> Self::V {
+        core::hint::black_box(core::arch::wasm32::u64x2_splat(0))
     }
 
     #[inline(always)]
@@ -249,6 +278,18 @@ impl LaneOps for Emulated {
 
     fn mul_add(acc: [u64; 2], x: [u64; 2], y: [u64; 2]) -> [u64; 2] {
         [acc[0] + x[0] * y[0], acc[1] + x[1] * y[1]]
+    }
+
+    fn mul_add4(acc: [u64; 2], x: &[u32; 4], y: &[u32; 4], veil: [u64; 2]) -> [u64; 2] {
+        let p = |i: usize| u64::from(x[i]) * u64::from(y[i]);
+        [
+            acc[0] + (p(0) + p(2)) + veil[0],
+            acc[1] + (p(1) + p(3)) + veil[1],
+        ]
+    }
+
+    fn veil() -> [u64; 2] {
+        [0, 0]
     }
 
     fn add(a: [u64; 2], b: [u64; 2]) -> [u64; 2] {

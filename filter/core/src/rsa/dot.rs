@@ -7,10 +7,9 @@
 //!   without `simd128`.
 //! - `Lanes`: two 64-bit lanes fed by `i64x2.extmul_{low,high}_i32x4_u` (two 32×32→64 products
 //!   per instruction, which wasm32 has no scalar equivalent of) on four limbs per vector,
-//!   sixteen products a loop step. The
-//!   wasm module uses it when built with `simd128` (see `.cargo/config.toml`). It is written
-//!   against `LaneOps`, so the tests run the very same lane logic natively on an emulation of
-//!   the two lanes.
+//!   sixteen products a loop step. The wasm module uses it when built with `simd128` (see
+//!   `.cargo/config.toml`). It is written against `LaneOps`, so the tests run the very same lane
+//!   logic natively on an emulation of the two lanes.
 
 /// `Σ x_t·y_t` over the length of `x` (the other slices at least as long).
 pub(super) trait Kernel {
@@ -214,7 +213,8 @@ impl LaneOps for Simd128 {
 
     #[inline(always)]
     fn pair(low: u32, high: u32) -> Self::V {
-        // Two adjacent limbs as one 64-bit value: LLVM loads them with one `v128.load64_zero`.
+        // Two adjacent limbs as one 64-bit value. Only the remainders use pairs, and LLVM turns
+        // their extending multiply into zero-extending loads and an `i64x2.mul` (see `mul_add4`).
         core::arch::wasm32::u64x2(u64::from(low) | (u64::from(high) << 32), 0)
     }
 

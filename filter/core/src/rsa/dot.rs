@@ -83,8 +83,9 @@ pub(super) trait LaneOps {
     fn zero() -> Self::V;
     /// Two limbs as the low two 32-bit lanes (the high two are not read).
     fn pair(low: u32, high: u32) -> Self::V;
-    /// `acc + (x0·y0, x1·y1)` over the low two 32-bit lanes: one extending multiply.
-    fn mul_add(acc: Self::V, x: Self::V, y: Self::V) -> Self::V;
+    /// `acc + (x0·y0, x1·y1)` over the low two 32-bit lanes: one extending multiply. `veil` is
+    /// `veil()`.
+    fn mul_add(acc: Self::V, x: Self::V, y: Self::V, veil: Self::V) -> Self::V;
     /// `acc + (x0·y0 + x2·y2, x1·y1 + x3·y3)`: four limbs of each factor in one vector, an
     /// extending multiply of the low halves and one of the high halves. `veil` is `veil()`.
     fn mul_add4(acc: Self::V, x: &[u32; 4], y: &[u32; 4], veil: Self::V) -> Self::V;
@@ -117,7 +118,7 @@ fn halves(x: &[u32; 16]) -> &[[u32; 8]] {
 
 /// `Kernel` on two 64-bit lanes. A loop step loads sixteen limbs of each factor, two at a time,
 /// and adds their sixteen products into the lanes; what is left (at most fifteen limbs) takes
-/// one eight-limb block, up to three pairs and one scalar product, all without a loop.
+/// one eight-limb block, one four-limb block, one pair and one scalar product, all without a loop.
 ///
 /// Few, long steps matter in wasmtime: every loop back edge checks the epoch deadline, and the
 /// check's slow path is a call, across which the vector accumulators are spilled to the stack.
@@ -128,22 +129,22 @@ pub(super) struct Lanes<L>(core::marker::PhantomData<L>);
 
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 impl<L: LaneOps> Lanes<L> {
-    /// What the eight-limb blocks leave over (at most seven limbs): up to three pairs, then the
-    /// last odd limb, without a loop.
+    /// What the eight-limb blocks leave over (at most seven limbs): one four-limb block, one
+    /// pair, then the last odd limb, without a loop.
     #[inline(always)]
-    fn rest(mut acc: L::V, x: &[u32], y: &[u32]) -> L::V {
+    fn rest(mut acc: L::V, x: &[u32], y: &[u32], veil: L::V) -> L::V {
         debug_assert!(x.len() < 8, "only an eight-limb block's remainder");
         let y = &y[..x.len()];
-        let ((xs, x_last), (ys, y_last)) = (x.as_chunks::<2>(), y.as_chunks::<2>());
-        let step = |acc, a: Option<&[u32; 2]>, b: Option<&[u32; 2]>| match (a, b) {
-            (Some(a), Some(b)) => L::mul_add(acc, L::pair(a[0], a[1]), L::pair(b[0], b[1])),
-            _ => acc,
-        };
-        acc = step(acc, xs.first(), ys.first());
-        acc = step(acc, xs.get(1), ys.get(1));
-        acc = step(acc, xs.get(2), ys.get(2));
+        let ((xs, x_rest), (ys, y_rest)) = (x.as_chunks::<4>(), y.as_chunks::<4>());
+        if let (Some(a), Some(b)) = (xs.first(), ys.first()) {
+            acc = L::mul_add4(acc, a, b, veil);
+        }
+        let ((xs, x_last), (ys, y_last)) = (x_rest.as_chunks::<2>(), y_rest.as_chunks::<2>());
+        if let (Some(a), Some(b)) = (xs.first(), ys.first()) {
+            acc = L::mul_add(acc, L::pair(a[0], a[1]), L::pair(b[0], b[1]), veil);
+        }
         match (x_last.first(), y_last.first()) {
-            (Some(a), Some(b)) => L::mul_add(acc, L::pair(*a, 0), L::pair(*b, 0)),
+            (Some(a), Some(b)) => L::mul_add(acc, L::pair(*a, 0), L::pair(*b, 0), veil),
             _ => acc,
         }
     }
@@ -166,7 +167,7 @@ impl<L: LaneOps> Kernel for Lanes<L> {
         if let (Some(a), Some(b)) = (xs.first(), ys.first()) {
             acc = mul_add8::<L>(acc, a, b, veil);
         }
-        L::sum(Self::rest(acc, x_rest, y_rest))
+        L::sum(Self::rest(acc, x_rest, y_rest, veil))
     }
 
     #[inline(always)]
@@ -193,7 +194,7 @@ impl<L: LaneOps> Kernel for Lanes<L> {
         {
             acc = mul_add8::<L>(mul_add8::<L>(acc, a, b, veil), c, d, veil);
         }
-        let acc = Self::rest(Self::rest(acc, x_rest, y_rest), u_rest, v_rest);
+        let acc = Self::rest(Self::rest(acc, x_rest, y_rest, veil), u_rest, v_rest, veil);
         L::sum(acc)
     }
 }
@@ -213,14 +214,14 @@ impl LaneOps for Simd128 {
 
     #[inline(always)]
     fn pair(low: u32, high: u32) -> Self::V {
-        // Two adjacent limbs as one 64-bit value. Only the remainders use pairs, and LLVM turns
-        // their extending multiply into zero-extending loads and an `i64x2.mul` (see `mul_add4`).
-        core::arch::wasm32::u64x2(u64::from(low) | (u64::from(high) << 32), 0)
+        core::arch::wasm32::u32x4(low, high, 0, 0)
     }
 
     #[inline(always)]
-    fn mul_add(acc: Self::V, x: Self::V, y: Self::V) -> Self::V {
-        use core::arch::wasm32::{i64x2_add, u64x2_extmul_low_u32x4};
+    fn mul_add(acc: Self::V, x: Self::V, y: Self::V, veil: Self::V) -> Self::V {
+        use core::arch::wasm32::{i64x2_add, u64x2_extmul_low_u32x4, v128_or};
+        // Veiled like `mul_add4`'s operands, for the same reason.
+        let (x, y) = (v128_or(x, veil), v128_or(y, veil));
         i64x2_add(acc, u64x2_extmul_low_u32x4(x, y))
     }
 
@@ -276,8 +277,11 @@ impl LaneOps for Emulated {
         [u64::from(low), u64::from(high)]
     }
 
-    fn mul_add(acc: [u64; 2], x: [u64; 2], y: [u64; 2]) -> [u64; 2] {
-        [acc[0] + x[0] * y[0], acc[1] + x[1] * y[1]]
+    fn mul_add(acc: [u64; 2], x: [u64; 2], y: [u64; 2], veil: [u64; 2]) -> [u64; 2] {
+        [
+            acc[0] + x[0] * y[0] + veil[0],
+            acc[1] + x[1] * y[1] + veil[1],
+        ]
     }
 
     fn mul_add4(acc: [u64; 2], x: &[u32; 4], y: &[u32; 4], veil: [u64; 2]) -> [u64; 2] {

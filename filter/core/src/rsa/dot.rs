@@ -116,7 +116,7 @@ fn halves(x: &[u32; 16]) -> &[[u32; 8]] {
     x.as_chunks::<8>().0
 }
 
-/// `Kernel` on two 64-bit lanes. A loop step loads sixteen limbs of each factor, two at a time,
+/// `Kernel` on two 64-bit lanes. A loop step loads sixteen limbs of each factor, four at a time,
 /// and adds their sixteen products into the lanes; what is left (at most fifteen limbs) takes
 /// one eight-limb block, one four-limb block, one pair and one scalar product, all without a loop.
 ///

@@ -35,6 +35,22 @@ enum EarlyEnd {
     Failed(FilterFailure),
 }
 
+/// The client end of a connection: its address, and the address as `X-Forwarded-For` text, written
+/// once per connection rather than once per request.
+pub struct Client {
+    addr: SocketAddr,
+    ip: String,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        Client {
+            addr,
+            ip: addr.ip().to_string(),
+        }
+    }
+}
+
 pub struct Proxy {
     pub(crate) pool: Arc<Pool>,
     pub(crate) upstream: Upstream,
@@ -60,7 +76,7 @@ impl Proxy {
     pub async fn handle(
         &self,
         req: Request<Incoming>,
-        client: SocketAddr,
+        client: &Client,
         worker: usize,
         link: Option<&Link>,
     ) -> Response<ProxyBody> {
@@ -126,7 +142,7 @@ impl Proxy {
     async fn route(
         &self,
         req: Request<Incoming>,
-        client: SocketAddr,
+        client: &Client,
         worker: usize,
         link: Option<&Link>,
     ) -> Response<ProxyBody> {
@@ -142,7 +158,7 @@ impl Proxy {
         let original_authority = pseudo(&pairs, ":authority").unwrap_or("").to_owned();
         let end_of_stream = incoming.is_end_stream();
 
-        let mut filter_stream = self.pool.stream_on(worker, Some(client));
+        let mut filter_stream = self.pool.stream_on(worker, Some(client.addr));
         filter_stream.set_property("request.protocol", protocol(parts.version));
         let stream: SharedStream = Arc::new(Mutex::new(filter_stream));
         let verdict = stream
@@ -165,7 +181,12 @@ impl Proxy {
             tracing::error!("filter produced an invalid :path; request failed closed");
             return self.fail_closed(&FilterFailure::Trapped("invalid :path".into()));
         };
-        add_forwarded(&mut headers, client, LISTENER_SCHEME, &original_authority);
+        add_forwarded(
+            &mut headers,
+            &client.ip,
+            LISTENER_SCHEME,
+            &original_authority,
+        );
 
         let (early_tx, early_rx) = oneshot::channel();
         let upstream_body = if end_of_stream {

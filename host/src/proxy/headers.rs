@@ -1,8 +1,6 @@
 //! Conversions between hyper's header maps and the filter's `(name, value)` pairs with Envoy-style
 //! pseudo-headers, hop-by-hop removal and the `X-Forwarded-*` headers. Pure functions, no I/O.
 
-use std::net::SocketAddr;
-
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
@@ -17,23 +15,23 @@ pub fn header_bytes(map: &HeaderMap) -> usize {
 
 /// Removes hop-by-hop headers, including those the `Connection` header names (RFC 9110 §7.6.1).
 pub fn strip_hop_by_hop(map: &mut HeaderMap) {
-    // Most messages carry none of them (and then no `Connection` either): one pass over the names
-    // is cheaper than a lookup per listed header, and this runs four times per request.
-    if !map.keys().any(|name| HOP_BY_HOP.contains(&name.as_str())) {
+    // Most requests carry none of them (and then no `Connection` either): one pass over the names
+    // is cheaper than a lookup per listed header. Most responses carry `Connection: keep-alive`:
+    // only the names present are removed, not every listed one.
+    let present = |name: &HeaderName| HOP_BY_HOP.contains(&name.as_str());
+    if !map.keys().any(present) {
         return;
     }
-    let named: Vec<HeaderName> = map
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+    let mut doomed: Vec<HeaderName> = map.keys().filter(|name| present(name)).cloned().collect();
+    doomed.extend(
+        map.get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|token| HeaderName::from_bytes(token.trim().as_bytes()).ok()),
+    );
+    for name in doomed {
         map.remove(name);
-    }
-    for name in HOP_BY_HOP {
-        map.remove(*name);
     }
 }
 
@@ -140,26 +138,31 @@ pub fn pseudo<'a>(pseudo: &'a [(String, String)], name: &str) -> Option<&'a str>
         .map(|(_, v)| v.as_str())
 }
 
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Adds `X-Forwarded-For` (appended to any the client sent), `-Proto` and `-Host` (set: this proxy
-/// is the edge that knows them).
-pub fn add_forwarded(map: &mut HeaderMap, client: SocketAddr, scheme: &str, host: &str) {
-    let client_ip = client.ip().to_string();
-    let xff = match map.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {client_ip}"),
-        _ => client_ip,
+/// is the edge that knows them). `client_ip` is the client's address as text.
+pub fn add_forwarded(map: &mut HeaderMap, client_ip: &str, scheme: &str, host: &str) {
+    let xff = match map.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(previous) if !previous.trim().is_empty() => {
+            HeaderValue::from_str(&format!("{previous}, {client_ip}"))
+        }
+        _ => HeaderValue::from_str(client_ip),
     };
-    if let Ok(value) = HeaderValue::from_str(&xff) {
-        map.insert("x-forwarded-for", value);
+    if let Ok(value) = xff {
+        map.insert(X_FORWARDED_FOR, value);
     }
     if let Ok(value) = HeaderValue::from_str(scheme) {
-        map.insert("x-forwarded-proto", value);
+        map.insert(X_FORWARDED_PROTO, value);
     }
     match HeaderValue::from_str(host) {
         Ok(value) if !host.is_empty() => {
-            map.insert("x-forwarded-host", value);
+            map.insert(X_FORWARDED_HOST, value);
         }
         _ => {
-            map.remove("x-forwarded-host");
+            map.remove(X_FORWARDED_HOST);
         }
     }
 }
@@ -184,12 +187,7 @@ mod tests {
     fn appends_client_address_to_forwarded_for() {
         let mut map = HeaderMap::new();
         map.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
-        add_forwarded(
-            &mut map,
-            "127.0.0.1:5000".parse().unwrap(),
-            "http",
-            "app.test",
-        );
+        add_forwarded(&mut map, "127.0.0.1", "http", "app.test");
         assert_eq!(map["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(map["x-forwarded-proto"], "http");
         assert_eq!(map["x-forwarded-host"], "app.test");

@@ -22,7 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 pub use body::ProxyBody;
-pub use handler::Proxy;
+pub use handler::{Client, Proxy};
 use upstream::{Link, Upstream};
 
 use crate::admin::HostMetrics;
@@ -207,12 +207,16 @@ fn hand_off(
         TcpStream::from_std(tcp)?
     };
     let proxy = proxy.clone();
-    let link = Arc::new(Link::default());
+    let per_connection = Arc::new((Client::new(peer), Link::default()));
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let proxy = proxy.clone();
-        // h2c requests share the connection concurrently: they use the pool.
-        let link = (req.version() != http::Version::HTTP_2).then(|| link.clone());
-        async move { Ok::<_, Infallible>(proxy.handle(req, peer, worker, link.as_deref()).await) }
+        let per_connection = per_connection.clone();
+        async move {
+            let (client, link) = &*per_connection;
+            // h2c requests share the connection concurrently: they use the pool.
+            let link = (req.version() != http::Version::HTTP_2).then_some(link);
+            Ok::<_, Infallible>(proxy.handle(req, client, worker, link).await)
+        }
     });
     let connection = builder
         .serve_connection(TokioIo::new(tcp), service)

@@ -4,6 +4,8 @@
 //! the answer. Every hostcall result is handled; nothing here may panic (`panic = "abort"` would
 //! take every request on this worker down with it).
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod allocator;
 mod effects;
 mod http;
 mod random;
@@ -25,6 +27,10 @@ use proxy_wasm::types::{ContextType, LogLevel, MetricType};
 /// Resolution of deadlines (key refresh, fetch timeouts, paused requests). Set once: Kong traps on
 /// a second `set_tick_period`.
 const TICK: Duration = Duration::from_millis(100);
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: allocator::Classes = allocator::Classes::new();
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);

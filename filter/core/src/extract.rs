@@ -22,10 +22,11 @@ use crate::error::AuthError;
 use crate::form::decode;
 use crate::jws::MAX_TOKEN_BYTES;
 
-/// The credential found, and the index of the token source it came from.
+/// The credential found, and the index of the token source it came from. A token from a header
+/// or a cookie is a slice of the request; one from the query is decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    pub token: String,
+pub struct Found<'r> {
+    pub token: Cow<'r, str>,
     pub source: usize,
 }
 
@@ -54,15 +55,18 @@ impl Strip {
 }
 
 /// The one credential in the request, `None` when there is none.
-pub fn find_token(sources: &[TokenSource], req: &Request) -> Result<Option<Found>, AuthError> {
-    let mut found: Option<Found> = None;
+pub fn find_token<'r>(
+    sources: &[TokenSource],
+    req: &'r Request,
+) -> Result<Option<Found<'r>>, AuthError> {
+    let mut found: Option<Found<'r>> = None;
     for (index, source) in sources.iter().enumerate() {
         for token in candidates(source, req)? {
             if found.is_some() {
                 return Err(AuthError::Malformed);
             }
             found = Some(Found {
-                token: token.into_owned(),
+                token,
                 source: index,
             });
         }
@@ -142,7 +146,7 @@ fn query_params(path: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// How to remove `found` from the request so the upstream never sees it.
-pub fn strip(sources: &[TokenSource], found: &Found, req: &Request) -> Strip {
+pub fn strip(sources: &[TokenSource], found: &Found<'_>, req: &Request) -> Strip {
     match sources.get(found.source) {
         Some(TokenSource::Header { name, .. }) => Strip {
             remove_headers: vec![name.clone()],

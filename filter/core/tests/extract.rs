@@ -33,7 +33,7 @@ fn all_three() -> Vec<TokenSource> {
     )
 }
 
-fn found(token: &str, source: usize) -> Option<Found> {
+fn found(token: &str, source: usize) -> Option<Found<'_>> {
     Some(Found {
         token: token.into(),
         source,

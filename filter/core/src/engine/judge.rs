@@ -235,7 +235,7 @@ impl Engine {
     fn allow(
         &mut self,
         req: &Request,
-        found: &Found,
+        found: &Found<'_>,
         verified: &Verified,
         mut audit: Audit,
     ) -> Decision {
@@ -258,7 +258,7 @@ impl Engine {
     fn allow_anonymous(
         &mut self,
         req: &Request,
-        found: Option<&Found>,
+        found: Option<&Found<'_>>,
         mut audit: Audit,
         reason: &'static str,
     ) -> Decision {
@@ -273,7 +273,7 @@ impl Engine {
 
     /// Identity headers are always removed first, so a client cannot forge them; the credential is
     /// removed too when it must not reach the upstream.
-    pub(super) fn identity_cleared(&self, req: &Request, found: Option<&Found>) -> Allow {
+    pub(super) fn identity_cleared(&self, req: &Request, found: Option<&Found<'_>>) -> Allow {
         let mut allow = Allow {
             remove_headers: self
                 .config
